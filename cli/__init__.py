@@ -1,0 +1,1 @@
+"""The ``mlledger`` command line (click): parses, calls a service, prints."""

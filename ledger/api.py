@@ -1,0 +1,219 @@
+"""The ``Ledger`` service: open a ledger, append events, read, verify, export.
+
+Owns: the defaults a user expects (the embedded ledger under ``./mlledger/``,
+``MLLEDGER_URI``, the actor from ``MLLEDGER_ACTOR`` or the OS user) and the
+composition of the pure core (``events``, ``verify``) with the store.
+Tracking and registry services build on ``append``/``append_many``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import itertools
+import os
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import IO, Any, Final
+
+from ledger.encoding import export_line, format_time
+from ledger.errors import ValidationError
+from ledger.events import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    PendingEvent,
+    RecordedEvent,
+    Sealed,
+    decode_payload,
+    new_event_id,
+    prepare,
+)
+from ledger.store.sql import Head, SqlEventStore, StoredRow
+from ledger.verify import ChainVerifier, VerifyReport, redaction_targets
+
+__all__ = ["DEFAULT_URI", "Ledger", "default_actor", "default_uri", "open"]
+
+DEFAULT_URI: Final = "sqlite:///mlledger/ledger.db"
+_PROGRESS_EVERY: Final = 10_000
+
+Progress = Callable[[int], None]
+
+
+def default_uri() -> str:
+    """``MLLEDGER_URI``, else the embedded SQLite ledger in ./mlledger/."""
+    return os.environ.get("MLLEDGER_URI") or DEFAULT_URI
+
+
+def default_actor() -> str:
+    """``MLLEDGER_ACTOR``, else the operating-system user."""
+    explicit = os.environ.get("MLLEDGER_ACTOR")
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def _utc_now() -> str:
+    return format_time(datetime.now(UTC))
+
+
+class Ledger:
+    """An open ledger. Use as a context manager, or call ``close()``."""
+
+    def __init__(
+        self,
+        store: SqlEventStore,
+        *,
+        uri: str,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        clock: Callable[[], str] = _utc_now,
+    ) -> None:
+        self.store = store
+        self.uri = uri
+        self.max_payload_bytes = max_payload_bytes
+        self._clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        uri: str | None = None,
+        *,
+        create: bool = True,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        clock: Callable[[], str] = _utc_now,
+    ) -> Ledger:
+        """Open the ledger at ``uri`` (default: ``default_uri()``).
+
+        With ``create`` (the default) a missing ledger is created and an older
+        schema migrated; without it, a missing ledger is a ``NotFoundError``.
+        """
+        uri = uri or default_uri()
+        store = SqlEventStore.open(uri, create=create)
+        return cls(store, uri=uri, max_payload_bytes=max_payload_bytes, clock=clock)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------
+
+    def append(
+        self, type: str, payload: dict[str, Any], *, actor: str | None = None, id: str | None = None
+    ) -> RecordedEvent:
+        """Append one event in its own durable transaction.
+
+        Retrying with the same ``id`` returns the event already stored.
+        """
+        event = PendingEvent(type=type, payload=payload, actor=actor or default_actor(), id=id or new_event_id())
+        return self.append_many([event])[0]
+
+    def append_many(self, events: Iterable[PendingEvent]) -> list[RecordedEvent]:
+        """Append a batch atomically: all of it gets consecutive seqs, or none.
+
+        Every event is validated before anything is written; a bad one
+        raises ``ValidationError`` and the ledger is unchanged.
+        """
+        pending = list(events)
+        if not pending:
+            return []
+        prepared = [prepare(event, max_payload_bytes=self.max_payload_bytes) for event in pending]
+        ids = [p.id for p in prepared]
+        if len(set(ids)) != len(ids):
+            duplicate = next(i for i in ids if ids.count(i) > 1)
+            raise ValidationError(f"event id {duplicate} appears twice in one batch")
+        sealed = self.store.append(prepared, self._clock)
+        payloads = {p.id: p.payload for p in prepared}
+        return [_recorded(s, payloads.get(s.id)) for s in sealed]
+
+    # -- reading -------------------------------------------------------------
+
+    @property
+    def ledger_id(self) -> str:
+        return self.store.ledger_id()
+
+    def head(self) -> Head | None:
+        """The last event's seq, hash and time; None when the ledger is empty."""
+        return self.store.head()
+
+    def size(self) -> int:
+        head = self.store.head()
+        return head.size if head else 0
+
+    def event(self, seq: int) -> RecordedEvent:
+        """One event by seq (``NotFoundError`` when out of range)."""
+        return _from_row(self.store.row(seq))
+
+    def events(self, start: int = 0, stop: int | None = None) -> Iterator[RecordedEvent]:
+        """Events with ``start <= seq < stop``, streamed in seq order."""
+        for row in self.store.scan(start, stop):
+            yield _from_row(row)
+
+    # -- checking and exporting ----------------------------------------------
+
+    def verify(self, progress: Progress | None = None) -> VerifyReport:
+        """Recompute every digest and hash and check the chain, streaming.
+
+        ``progress`` is called with the number of events checked so far.
+        """
+        head = self.store.head()
+        verifier = ChainVerifier(redactions=redaction_targets(self.store.rows_of_type("ledger.redacted")))
+        if head is None:
+            return verifier.report()
+        rows = self.store.scan(0, head.size)
+        while chunk := list(itertools.islice(rows, _PROGRESS_EVERY)):
+            verifier.feed(chunk)
+            if progress:
+                progress(verifier.events_seen)
+        return verifier.report()
+
+    def export_jsonl(self, sink: IO[str], progress: Progress | None = None) -> int:
+        """Write every event as one JSON line (DESIGN §2); returns the count."""
+        head = self.store.head()
+        if head is None:
+            return 0
+        count = 0
+        for row in self.store.scan(0, head.size):
+            sink.write(export_line(row[:9], row[9], row[10]))  # type: ignore[arg-type]
+            sink.write("\n")
+            count += 1
+            if progress and count % _PROGRESS_EVERY == 0:
+                progress(count)
+        if progress:
+            progress(count)
+        return count
+
+
+def open(uri: str | None = None, **options: Any) -> Ledger:  # noqa: A001 - mirrors ledger.open()
+    """Open or create a ledger: ``MLLEDGER_URI``, or the embedded default."""
+    return Ledger.open(uri, **options)
+
+
+def _recorded(sealed: Sealed, payload: dict[str, Any] | None) -> RecordedEvent:
+    return RecordedEvent(
+        seq=sealed.seq,
+        id=sealed.id,
+        type=sealed.type,
+        schema=sealed.schema,
+        time=sealed.time,
+        actor=sealed.actor,
+        payload_digest=sealed.payload_digest,
+        prev=sealed.prev,
+        hash=sealed.hash,
+        payload=payload if payload is not None else decode_payload(sealed.payload_text),
+    )
+
+
+def _from_row(row: StoredRow) -> RecordedEvent:
+    seq, v, id_, type_, schema, time, actor, digest, prev, hash_, body = row
+    return RecordedEvent(
+        seq=seq, id=id_, type=type_, schema=schema, time=time, actor=actor,
+        payload_digest=digest, prev=prev, hash=hash_, payload=decode_payload(body), v=v,
+    )

@@ -1,0 +1,235 @@
+"""The one place where ledger data becomes bytes (DESIGN §2).
+
+Owns: RFC 8785 canonical JSON (JCS) of payloads, the canonical bytes of an
+event header, the payload digest and the event hash, and strict parsing of
+JSON text that comes from outside (no duplicate keys, no NaN/Infinity).
+Nothing else in mlledger calls ``json.dumps`` on data that is hashed.
+
+``canonical_json`` is a fast path over the C ``json`` encoder, used only where
+its output provably equals RFC 8785; anything else (floats below 1e-4 or
+integral floats from 2**53, keys outside the Basic Multilingual Plane, whose
+UTF-16 order differs from code point order) goes to the reference encoder,
+the ``rfc8785`` package. ``tests/property/test_encoding.py`` checks the two
+are byte-identical on arbitrary payloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import rfc8785
+
+from ledger.errors import EncodingError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "GENESIS_PREV",
+    "MAX_SAFE_INTEGER",
+    "canonical_json",
+    "event_hash",
+    "export_line",
+    "format_time",
+    "header_bytes",
+    "header_row_bytes",
+    "parse_json",
+    "payload_digest",
+]
+
+FORMAT_VERSION: Final = 1
+GENESIS_PREV: Final = "0" * 64
+MAX_SAFE_INTEGER: Final = 2**53 - 1
+
+_NON_BMP = re.compile("[\U00010000-\U0010ffff]")
+_JSON = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+# encode_basestring (ensure_ascii=False) escapes exactly what RFC 8785 escapes:
+# '"', '\\' and U+0000..U+001F, with \b \t \n \f \r and lowercase \u00XX.
+_quote: Any = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+class _NeedsReference(Exception):
+    """The fast path cannot prove its output equals RFC 8785 for this value."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """Return the RFC 8785 bytes of an I-JSON value.
+
+    Raises ``EncodingError`` for NaN/Infinity, integers beyond ±(2**53-1),
+    non-string keys, unsupported types and text that is not valid Unicode
+    (lone surrogates).
+    """
+    try:
+        text = _JSON.encode(_prepare(value))
+    except _NeedsReference:
+        return _reference(value)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise EncodingError(f"text is not valid UTF-8: {e.reason} at {e.start}") from e
+
+
+def _reference(value: Any) -> bytes:
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as e:
+        raise EncodingError(str(e)) from e
+
+
+def _prepare(value: Any) -> Any:
+    """Check I-JSON rules and map floats to values the C encoder prints as JCS."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return value
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return value
+        raise EncodingError(
+            f"integer {value} is outside the I-JSON range ±(2**53-1)"
+        )
+    if kind is float:
+        return _prepare_float(value)
+    if kind is dict:
+        for key in value:
+            if type(key) is not str:
+                raise EncodingError(f"object key {key!r} is not a string")
+            if not key.isascii() and _NON_BMP.search(key):
+                raise _NeedsReference
+        return {key: _prepare(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_prepare(item) for item in value]
+    if isinstance(value, Mapping | Sequence) and not isinstance(value, str | bytes):
+        raise _NeedsReference
+    raise EncodingError(f"{kind.__name__} is not a JSON type: {value!r:.60}")
+
+
+def _prepare_float(value: float) -> float | int:
+    if not math.isfinite(value):
+        raise EncodingError(
+            f"{value} is not a JSON number; store non-finite metric values as "
+            'the strings "NaN", "Infinity" or "-Infinity"'
+        )
+    if value.is_integer():
+        # Below 2**53 a double's shortest digits are its integer digits, which
+        # is what ECMAScript prints; -0.0 becomes 0 as RFC 8785 requires.
+        if -(2**53) < value < 2**53:
+            return int(value)
+        raise _NeedsReference
+    # A non-integral double is below 2**53 < 1e16, so repr() uses fixed
+    # notation exactly when ECMAScript does, from 1e-4 up.
+    if abs(value) >= 1e-4:
+        return value
+    raise _NeedsReference
+
+
+def payload_digest(payload_jcs: bytes) -> str:
+    """Lowercase hex SHA-256 of a payload's canonical bytes."""
+    return hashlib.sha256(payload_jcs).hexdigest()
+
+
+def header_bytes(
+    *,
+    seq: int,
+    id: str,
+    type: str,
+    schema: int,
+    time: str,
+    actor: str,
+    payload_digest: str,
+    prev: str,
+    v: int = FORMAT_VERSION,
+) -> bytes:
+    """RFC 8785 bytes of an event header (DESIGN §2)."""
+    return header_row_bytes(seq, v, id, type, schema, time, actor, payload_digest, prev)
+
+
+def header_row_bytes(
+    seq: int, v: int, id: str, type: str, schema: int, time: str, actor: str,
+    payload_digest: str, prev: str,
+) -> bytes:
+    """``header_bytes`` taking the fields in table-column order (hot paths)."""
+    if not (_is_int(seq) and _is_int(schema) and _is_int(v)):
+        raise EncodingError(
+            f"header integers must be integers: seq={seq!r} schema={schema!r} v={v!r}"
+        )
+    # Keys in UTF-16 order, as RFC 8785 sorts them.
+    text = (
+        f'{{"actor":{_quote(actor)},"id":{_quote(id)},'
+        f'"payload_digest":{_quote(payload_digest)},"prev":{_quote(prev)},'
+        f'"schema":{schema},"seq":{seq},"time":{_quote(time)},'
+        f'"type":{_quote(type)},"v":{v}}}'
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise EncodingError(f"header text is not valid UTF-8: {e.reason}") from e
+
+
+def export_line(header: tuple[int, int, str, str, int, str, str, str, str], hash: str, payload_jcs: str | None) -> str:
+    """One line of ``mlledger export --format jsonl``: header, hash, payload.
+
+    The payload is written as its stored RFC 8785 text (``null`` when
+    redacted), so the line is itself canonical JSON and carries the exact
+    bytes the payload digest commits to.
+    """
+    seq, v, id, type, schema, time, actor, digest, prev = header
+    payload = "null" if payload_jcs is None else payload_jcs
+    return (
+        f'{{"actor":{_quote(actor)},"hash":{_quote(hash)},"id":{_quote(id)},'
+        f'"payload":{payload},"payload_digest":{_quote(digest)},"prev":{_quote(prev)},'
+        f'"schema":{schema},"seq":{seq},"time":{_quote(time)},'
+        f'"type":{_quote(type)},"v":{v}}}'
+    )
+
+
+def event_hash(header: bytes) -> str:
+    """Lowercase hex SHA-256 of a header's canonical bytes."""
+    return hashlib.sha256(header).hexdigest()
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER  # type: ignore[operator]
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 UTC with microseconds and 'Z': 2026-11-26T10:50:03.123456Z."""
+    if moment.tzinfo is None:
+        raise EncodingError(f"time {moment.isoformat()} has no time zone")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise EncodingError(f"duplicate key {key!r} in JSON object")
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name: str) -> None:
+    raise EncodingError(
+        f"{name} is not a JSON number; write non-finite metric values as "
+        f'the string "{name}"'
+    )
+
+
+def parse_json(text: str | bytes) -> Any:
+    """Parse JSON from outside strictly: I-JSON, no duplicate keys, no NaN."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise EncodingError(f"JSON text is not UTF-8: {e.reason} at byte {e.start}") from e
+    try:
+        return json.loads(
+            text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant
+        )
+    except json.JSONDecodeError as e:
+        raise EncodingError(f"invalid JSON: {e}") from e

@@ -1,0 +1,192 @@
+"""The event envelope of DESIGN §2: what a writer asks to append
+(``PendingEvent``), and what the ledger holds (``RecordedEvent``).
+
+Owns: checking a pending event (type known, payload valid for that type,
+id a lowercase UUID, actor given, size limit), and *sealing* it at a position
+in the chain, which fixes seq, time, prev, the payload digest and the hash.
+Pure: values in, values out. Bytes come from ``ledger.encoding`` only.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ledger.encoding import (
+    FORMAT_VERSION,
+    canonical_json,
+    event_hash,
+    header_bytes,
+    parse_json,
+    payload_digest,
+)
+from ledger.errors import ValidationError
+from ledger.payloads import payload_model
+
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "PendingEvent",
+    "RecordedEvent",
+    "Prepared",
+    "Sealed",
+    "decode_payload",
+    "new_event_id",
+    "prepare",
+    "seal",
+]
+
+DEFAULT_MAX_PAYLOAD_BYTES: Final = 1024 * 1024
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_MAX_ACTOR = 256
+
+
+def new_event_id() -> str:
+    """A fresh client-side event id (UUID4, lowercase, hyphenated)."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An event a writer wants appended: no position in the chain yet."""
+
+    type: str
+    payload: dict[str, Any]
+    actor: str
+    id: str = field(default_factory=new_event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A pending event whose payload has been validated and encoded."""
+
+    id: str
+    type: str
+    schema: int
+    actor: str
+    payload: dict[str, Any]
+    payload_jcs: bytes
+    payload_digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as the ledger holds it: header, hash and payload."""
+
+    seq: int
+    id: str
+    type: str
+    schema: int
+    time: str
+    actor: str
+    payload_digest: str
+    prev: str
+    hash: str
+    payload: dict[str, Any] | None  # None when redacted
+    v: int = FORMAT_VERSION
+
+    def header(self) -> dict[str, Any]:
+        """The nine header fields of DESIGN §2."""
+        return {
+            "v": self.v,
+            "seq": self.seq,
+            "id": self.id,
+            "type": self.type,
+            "schema": self.schema,
+            "time": self.time,
+            "actor": self.actor,
+            "payload_digest": self.payload_digest,
+            "prev": self.prev,
+        }
+
+    def export_line(self) -> dict[str, Any]:
+        """The export object of DESIGN §2: header, ``hash`` and ``payload``."""
+        return {**self.header(), "hash": self.hash, "payload": self.payload}
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A prepared event placed in the chain: the row the store inserts."""
+
+    seq: int
+    id: str
+    type: str
+    schema: int
+    time: str
+    actor: str
+    payload_digest: str
+    prev: str
+    hash: str
+    payload_text: str
+
+
+def prepare(event: PendingEvent, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Prepared:
+    """Validate a pending event and encode its payload; raises ValidationError."""
+    if not isinstance(event.id, str) or not _UUID.fullmatch(event.id):
+        raise ValidationError(
+            f"event id {event.id!r} is not a lowercase hyphenated UUID"
+        )
+    if not isinstance(event.actor, str) or not event.actor.strip():
+        raise ValidationError(f"event {event.id}: actor must be a non-empty string")
+    if len(event.actor) > _MAX_ACTOR:
+        raise ValidationError(
+            f"event {event.id}: actor is {len(event.actor)} characters, at most {_MAX_ACTOR} allowed"
+        )
+    try:
+        event.actor.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValidationError(f"event {event.id}: actor is not valid UTF-8 text") from e
+    model = payload_model(event.type)
+    payload = model.check(event.payload, where=f"event {event.id} ({event.type})")
+    jcs = canonical_json(payload)
+    if len(jcs) > max_payload_bytes:
+        raise ValidationError(
+            f"event {event.id} ({event.type}): payload is {len(jcs)} bytes, "
+            f"the limit is {max_payload_bytes}"
+        )
+    return Prepared(
+        id=event.id,
+        type=event.type,
+        schema=model.SCHEMA_VERSION,
+        actor=event.actor,
+        payload=payload,
+        payload_jcs=jcs,
+        payload_digest=payload_digest(jcs),
+    )
+
+
+def seal(prepared: Prepared, *, seq: int, prev: str, time: str) -> Sealed:
+    """Fix a prepared event at ``seq`` after the event whose hash is ``prev``."""
+    header = header_bytes(
+        seq=seq,
+        id=prepared.id,
+        type=prepared.type,
+        schema=prepared.schema,
+        time=time,
+        actor=prepared.actor,
+        payload_digest=prepared.payload_digest,
+        prev=prev,
+    )
+    return Sealed(
+        seq=seq,
+        id=prepared.id,
+        type=prepared.type,
+        schema=prepared.schema,
+        time=time,
+        actor=prepared.actor,
+        payload_digest=prepared.payload_digest,
+        prev=prev,
+        hash=event_hash(header),
+        payload_text=prepared.payload_jcs.decode("utf-8"),
+    )
+
+
+def decode_payload(text: str | None) -> dict[str, Any] | None:
+    """The payload object of a stored JCS text (None stays None: redacted)."""
+    if text is None:
+        return None
+    value = parse_json(text)
+    if not isinstance(value, dict):
+        raise ValidationError("stored payload is not a JSON object")
+    return value

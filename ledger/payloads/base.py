@@ -1,0 +1,71 @@
+"""The base of every payload model: strict pydantic v2, no extra fields, a
+schema version per event type, and one ``check`` that turns pydantic's errors
+into ``ledger.errors.ValidationError`` with the field path in the message.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.errors import ValidationError
+
+__all__ = [
+    "Digest",
+    "FiniteFloat",
+    "Name",
+    "Payload",
+    "Stage",
+    "Strict",
+    "Tags",
+]
+
+Name = Annotated[str, Field(min_length=1, max_length=1024)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Digest = Annotated[str, Field(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
+Tags = dict[Annotated[str, Field(min_length=1, max_length=250)], str]
+Stage = Literal["None", "Staging", "Production", "Archived"]
+
+
+class Strict(BaseModel):
+    """A strict, closed, immutable model (also used for nested objects)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Payload(Strict):
+    """The payload of one event type."""
+
+    TYPE: ClassVar[str]
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    @classmethod
+    def check(cls, data: Any, *, where: str) -> dict[str, Any]:
+        """Validate ``data`` and return its canonical dict (defaults filled in)."""
+        if not isinstance(data, dict):
+            raise ValidationError(
+                f"{where}: payload must be a JSON object, got {type(data).__name__}"
+            )
+        try:
+            model = cls.model_validate(data)
+        except pydantic.ValidationError as e:
+            raise ValidationError(f"{where}: {_describe(e)}") from e
+        return model.model_dump(mode="python")
+
+
+def _describe(error: pydantic.ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False)[:5]:
+        path = ".".join(str(p) for p in item["loc"]) or "payload"
+        parts.append(f"{path}: {item['msg']} (got {_short(item.get('input'))})")
+    more = error.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

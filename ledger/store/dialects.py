@@ -1,0 +1,144 @@
+"""What differs between SQLite and PostgreSQL, and nothing else.
+
+Owns: connection settings (SQLite WAL, durable commits, busy timeout), how a
+write transaction takes the ledger-wide lock that orders ``seq`` across
+processes (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction-scoped
+advisory lock), the triggers that make ``events`` append-only, and how to
+stream rows in constant memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Final, Protocol
+
+__all__ = ["Dialect", "PostgresDialect", "SqliteDialect", "dialect_for"]
+
+# An arbitrary constant: the key of the advisory lock that serialises appends.
+_PG_APPEND_LOCK: Final = 0x6D6C6C65  # "mlle"
+
+_SQLITE_TRIGGERS: Final = (
+    """CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+       BEGIN SELECT RAISE(ABORT, 'mlledger: events is append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+       BEGIN SELECT RAISE(ABORT, 'mlledger: events is append-only: DELETE refused'); END""",
+    """CREATE TRIGGER IF NOT EXISTS payloads_no_update BEFORE UPDATE ON payloads
+       BEGIN SELECT RAISE(ABORT, 'mlledger: payloads are immutable: UPDATE refused'); END""",
+    """CREATE TRIGGER IF NOT EXISTS payloads_no_delete BEFORE DELETE ON payloads
+       WHEN NOT EXISTS (SELECT 1 FROM events e JOIN payloads p ON p.seq = e.seq
+                        WHERE e.type = 'ledger.redacted'
+                          AND json_extract(p.body, '$.target_seq') = OLD.seq)
+       BEGIN SELECT RAISE(ABORT, 'mlledger: a payload can only be removed by a redaction event'); END""",
+)
+
+_PG_TRIGGERS: Final = (
+    """CREATE OR REPLACE FUNCTION mlledger_refuse_change() RETURNS trigger
+       LANGUAGE plpgsql AS $$
+       BEGIN
+         RAISE EXCEPTION 'mlledger: % on % refused: the ledger is append-only',
+           TG_OP, TG_TABLE_NAME;
+       END $$""",
+    """CREATE OR REPLACE FUNCTION mlledger_guard_payload_delete() RETURNS trigger
+       LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NOT EXISTS (SELECT 1 FROM events e JOIN payloads p ON p.seq = e.seq
+                        WHERE e.type = 'ledger.redacted'
+                          AND (p.body::jsonb ->> 'target_seq')::bigint = OLD.seq) THEN
+           RAISE EXCEPTION 'mlledger: a payload can only be removed by a redaction event';
+         END IF;
+         RETURN OLD;
+       END $$""",
+    """CREATE TRIGGER events_no_update_delete BEFORE UPDATE OR DELETE ON events
+       FOR EACH ROW EXECUTE FUNCTION mlledger_refuse_change()""",
+    """CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+       FOR EACH STATEMENT EXECUTE FUNCTION mlledger_refuse_change()""",
+    """CREATE TRIGGER payloads_no_update BEFORE UPDATE ON payloads
+       FOR EACH ROW EXECUTE FUNCTION mlledger_refuse_change()""",
+    """CREATE TRIGGER payloads_no_truncate BEFORE TRUNCATE ON payloads
+       FOR EACH STATEMENT EXECUTE FUNCTION mlledger_refuse_change()""",
+    """CREATE TRIGGER payloads_guard_delete BEFORE DELETE ON payloads
+       FOR EACH ROW EXECUTE FUNCTION mlledger_guard_payload_delete()""",
+)
+
+
+class Dialect(Protocol):
+    """The few operations where SQLite and PostgreSQL differ."""
+
+    name: str
+    placeholder: str
+
+    def begin_write(self, cursor: Any) -> None:
+        """Start a transaction holding the ledger-wide append lock."""
+
+    def append_only_ddl(self) -> Sequence[str]:
+        """Statements that make the database refuse UPDATE/DELETE on events."""
+
+    def stream(self, connection: Any, sql: str, params: Sequence[Any], batch: int) -> Iterator[Sequence[Any]]:
+        """Rows of a query, fetched ``batch`` at a time (constant memory)."""
+
+    def is_unique_violation(self, error: BaseException) -> bool:
+        """Whether a driver error is a unique-constraint violation."""
+
+
+class SqliteDialect:
+    name = "sqlite"
+    placeholder = "?"
+
+    def begin_write(self, cursor: Any) -> None:
+        cursor.execute("BEGIN IMMEDIATE")
+
+    def append_only_ddl(self) -> Sequence[str]:
+        return _SQLITE_TRIGGERS
+
+    def stream(self, connection: Any, sql: str, params: Sequence[Any], batch: int) -> Iterator[Sequence[Any]]:
+        cursor = connection.cursor()
+        cursor.arraysize = batch
+        try:
+            cursor.execute("BEGIN")  # one WAL snapshot for the whole read
+            cursor.execute(sql, tuple(params))
+            while rows := cursor.fetchmany(batch):
+                yield from rows
+        finally:
+            connection.rollback()
+            cursor.close()
+
+    def is_unique_violation(self, error: BaseException) -> bool:
+        return "UNIQUE constraint failed" in str(error)
+
+
+class PostgresDialect:
+    name = "postgresql"
+    placeholder = "%s"
+
+    def begin_write(self, cursor: Any) -> None:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_APPEND_LOCK,))
+
+    def append_only_ddl(self) -> Sequence[str]:
+        return _PG_TRIGGERS
+
+    def stream(self, connection: Any, sql: str, params: Sequence[Any], batch: int) -> Iterator[Sequence[Any]]:
+        try:
+            # A named cursor is a server-side cursor: rows arrive batch by batch.
+            with connection.cursor(name="mlledger_stream") as cursor:
+                cursor.itersize = batch
+                cursor.execute(sql, tuple(params))
+                while rows := cursor.fetchmany(batch):
+                    yield from rows
+        finally:
+            connection.rollback()
+
+    def is_unique_violation(self, error: BaseException) -> bool:
+        return getattr(error, "sqlstate", None) == "23505"
+
+
+def dialect_for(name: str) -> Dialect:
+    """The dialect for a SQLAlchemy dialect name."""
+    if name == "sqlite":
+        return SqliteDialect()
+    if name == "postgresql":
+        return PostgresDialect()
+    from ledger.errors import StorageError
+
+    raise StorageError(
+        f"unsupported database {name!r}: mlledger runs on sqlite:/// and postgresql+psycopg:// URIs"
+    )

@@ -1,0 +1,322 @@
+"""The event store: one SQLAlchemy implementation for SQLite and PostgreSQL.
+
+Owns: opening a database from a URI, creating or migrating it, appending
+sealed events under the ledger-wide lock, and reading events back in ``seq``
+order. Appends and full scans run on the driver cursor of a pooled
+connection, with SQL generated from the table metadata: SQLAlchemy's
+per-statement overhead would otherwise cost more than the hashing
+(see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger.encoding import GENESIS_PREV
+from ledger.errors import ConflictError, NotFoundError, StorageError
+from ledger.events import Prepared, Sealed, seal
+from ledger.store.dialects import Dialect, dialect_for
+from ledger.store.migrations import SCHEMA_VERSION, current_version, migrate
+from ledger.store.tables import Event, LedgerMeta, PayloadRow
+
+__all__ = ["EVENT_COLUMNS", "Head", "SqlEventStore", "StoredRow"]
+
+EVENT_COLUMNS: Final = (
+    "seq", "v", "id", "type", "schema", "time", "actor", "payload_digest", "prev", "hash",
+)
+# (seq, v, id, type, schema, time, actor, payload_digest, prev, hash, body|None)
+StoredRow = tuple[int, int, str, str, int, str, str, str, str, str, str | None]
+
+_SELECT_ROWS: Final = (
+    "SELECT e.seq, e.v, e.id, e.type, e.schema, e.time, e.actor, e.payload_digest,"
+    " e.prev, e.hash, p.body FROM events e LEFT JOIN payloads p ON p.seq = e.seq"
+)
+_HEAD: Final = "SELECT seq, hash, time FROM events ORDER BY seq DESC LIMIT 1"
+SCAN_BATCH: Final = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The last event of the ledger: its seq, hash and time."""
+
+    seq: int
+    hash: str
+    time: str
+
+    @property
+    def size(self) -> int:
+        return self.seq + 1
+
+
+class SqlEventStore:
+    """Append-only event storage behind a SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect: Dialect = dialect_for(engine.dialect.name)
+        ph = self.dialect.placeholder
+        self._insert_event = (
+            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+            f"VALUES ({', '.join([ph] * len(EVENT_COLUMNS))})"
+        )
+        self._insert_payload = f"INSERT INTO payloads (seq, body) VALUES ({ph}, {ph})"
+
+    # -- opening -----------------------------------------------------------
+
+    @classmethod
+    def open(cls, uri: str, *, create: bool) -> SqlEventStore:
+        """Open the ledger at ``uri``; create or migrate it when ``create``."""
+        store = cls(_engine_for(uri, create=create))
+        try:
+            with store.engine.connect() as conn:
+                conn.execution_options(mlledger_write=True)
+                with conn.begin():
+                    store._check_schema(conn, uri, create=create)
+        except SQLAlchemyError as e:
+            store.close()
+            raise StorageError(f"cannot open the ledger at {_safe(uri)}: {_reason(e)}") from e
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _check_schema(self, conn: sqlalchemy.Connection, uri: str, *, create: bool) -> None:
+        if create:
+            migrate(conn, self.dialect)
+            return
+        version = current_version(conn)
+        if version == 0:
+            raise NotFoundError(f"no ledger at {_safe(uri)}: run `mlledger init` to create one")
+        if version < SCHEMA_VERSION:
+            raise StorageError(
+                f"the ledger at {_safe(uri)} has schema version {version}, this mlledger "
+                f"uses {SCHEMA_VERSION}: run `mlledger init` to migrate it"
+            )
+        if version > SCHEMA_VERSION:
+            migrate(conn, self.dialect)  # raises SchemaVersionError
+
+    # -- facts ---------------------------------------------------------------
+
+    def ledger_id(self) -> str:
+        with self.engine.connect() as conn:
+            value = conn.scalar(select(LedgerMeta.value).where(LedgerMeta.key == "ledger_id"))
+        if value is None:
+            raise StorageError("the ledger has no ledger_id: the database is damaged")
+        return value
+
+    def head(self) -> Head | None:
+        """The last event, or None for an empty ledger."""
+        with self._raw() as raw:
+            cursor = raw.cursor()
+            cursor.execute(_HEAD)
+            row = cursor.fetchone()
+            raw.rollback()
+        return Head(int(row[0]), row[1], row[2]) if row else None
+
+    # -- writing -------------------------------------------------------------
+
+    def append(self, batch: Sequence[Prepared], clock: Callable[[], str]) -> list[Sealed]:
+        """Append a batch in one transaction, or return it if it is already there.
+
+        ``seq``, ``prev`` and ``time`` are fixed under the append lock, so
+        concurrent writers in any number of processes form one chain. Time
+        never goes backwards along the chain.
+        """
+        with self._raw() as raw:
+            cursor = raw.cursor()
+            try:
+                self.dialect.begin_write(cursor)
+                cursor.execute(_HEAD)
+                head = cursor.fetchone()
+                seq, prev, time = (head[0] + 1, head[1], max(clock(), head[2])) if head else (0, GENESIS_PREV, clock())
+                sealed = []
+                for item in batch:
+                    record = seal(item, seq=seq, prev=prev, time=time)
+                    sealed.append(record)
+                    seq, prev = seq + 1, record.hash
+                cursor.executemany(
+                    self._insert_event,
+                    [(s.seq, 1, s.id, s.type, s.schema, s.time, s.actor, s.payload_digest, s.prev, s.hash) for s in sealed],
+                )
+                cursor.executemany(self._insert_payload, [(s.seq, s.payload_text) for s in sealed])
+                raw.commit()
+                return sealed
+            except Exception as e:
+                raw.rollback()
+                if self.dialect.is_unique_violation(e):
+                    return self._already_appended(batch)
+                if isinstance(e, self.engine.dialect.loaded_dbapi.Error):
+                    raise StorageError(f"append failed: {_reason(e)}") from e
+                raise
+
+    def _already_appended(self, batch: Sequence[Prepared]) -> list[Sealed]:
+        """The stored copies of a retried batch; ConflictError if it differs."""
+        found = {row[2]: row for row in self.rows_by_id([item.id for item in batch])}
+        missing = [item.id for item in batch if item.id not in found]
+        if missing and len(missing) < len(batch):
+            raise ConflictError(
+                f"batch mixes new events with {len(batch) - len(missing)} already in the ledger "
+                f"(first: {next(i.id for i in batch if i.id in found)}); "
+                "a retried batch must be sent whole and unchanged"
+            )
+        if missing:
+            raise StorageError("append failed on a unique constraint other than the event id")
+        result = []
+        for item in batch:
+            row = found[item.id]
+            if (row[3], row[6], row[7]) != (item.type, item.actor, item.payload_digest):
+                raise ConflictError(
+                    f"event id {item.id} is already used by event {row[0]} "
+                    f"({row[3]} by {row[6]}) with different content"
+                )
+            result.append(_sealed(row))
+        return result
+
+    # -- reading -------------------------------------------------------------
+
+    def rows_by_id(self, ids: Sequence[str]) -> list[StoredRow]:
+        ph = self.dialect.placeholder
+        rows: list[StoredRow] = []
+        with self._raw() as raw:
+            cursor = raw.cursor()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                cursor.execute(f"{_SELECT_ROWS} WHERE e.id IN ({', '.join([ph] * len(chunk))})", tuple(chunk))
+                rows.extend(cursor.fetchall())
+            raw.rollback()
+        return rows
+
+    def row(self, seq: int) -> StoredRow:
+        """One event by seq; NotFoundError when there is none."""
+        with self._raw() as raw:
+            cursor = raw.cursor()
+            cursor.execute(f"{_SELECT_ROWS} WHERE e.seq = {self.dialect.placeholder}", (seq,))
+            row = cursor.fetchone()
+            raw.rollback()
+        if row is None:
+            raise NotFoundError(f"event {seq} does not exist")
+        return tuple(row)  # type: ignore[return-value]
+
+    def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRow]:
+        """Every event with ``start <= seq < stop`` in seq order, streamed."""
+        ph = self.dialect.placeholder
+        where, params = f" WHERE e.seq >= {ph}", [start]
+        if stop is not None:
+            where, params = where + f" AND e.seq < {ph}", [start, stop]
+        with self._raw() as raw:
+            yield from self.dialect.stream(raw, f"{_SELECT_ROWS}{where} ORDER BY e.seq", params, SCAN_BATCH)
+
+    def rows_of_type(self, event_type: str) -> list[StoredRow]:
+        """Every event of one type (for the few, rare types verify needs up front)."""
+        with self._raw() as raw:
+            cursor = raw.cursor()
+            cursor.execute(f"{_SELECT_ROWS} WHERE e.type = {self.dialect.placeholder} ORDER BY e.seq", (event_type,))
+            rows = cursor.fetchall()
+            raw.rollback()
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def _raw(self) -> Any:
+        try:
+            return _RawConnection(self.engine)
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot connect to the ledger: {_reason(e)}") from e
+
+
+def _sealed(row: Sequence[Any]) -> Sealed:
+    seq, _v, id_, type_, schema, time, actor, digest, prev, hash_, body = row
+    return Sealed(seq, id_, type_, schema, time, actor, digest, prev, hash_, body)
+
+
+class _RawConnection:
+    """A pooled driver connection, returned to the pool on exit."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Any = None
+
+    def __enter__(self) -> Any:
+        try:
+            self._conn = self._engine.raw_connection()
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot connect to the ledger: {_reason(e)}") from e
+        return self._conn
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.close()
+
+
+def _engine_for(uri: str, *, create: bool) -> Engine:
+    try:
+        url = make_url(uri)
+    except ArgumentError as e:
+        raise StorageError(f"not a database URI: {uri!r} (expected sqlite:///PATH or postgresql+psycopg://...)") from e
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, create=create)
+    if backend == "postgresql":
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except (ImportError, NoSuchModuleError) as e:
+            raise StorageError(
+                "PostgreSQL needs the psycopg driver: pip install 'mlledger[postgres]'"
+            ) from e
+    raise StorageError(
+        f"unsupported database {backend!r} in {_safe(uri)}: use sqlite:///PATH or postgresql+psycopg://..."
+    )
+
+
+def _sqlite_engine(url: sqlalchemy.URL, *, create: bool) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:"):
+        raise StorageError(
+            "an in-memory SQLite ledger would vanish with the process: use sqlite:///PATH"
+        )
+    path = Path(database)
+    if not path.exists():
+        if not create:
+            raise NotFoundError(f"no ledger at {path}: run `mlledger init` to create one")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: every commit is durable (fsync of the WAL), which an audit log owes its users.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: sqlalchemy.Connection) -> None:
+        mode = "BEGIN IMMEDIATE" if conn.get_execution_options().get("mlledger_write") else "BEGIN"
+        conn.exec_driver_sql(mode)
+
+    return engine
+
+
+def _safe(uri: str) -> str:
+    """A URI with its password hidden, for messages."""
+    try:
+        return make_url(uri).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(uri)
+
+
+def _reason(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__

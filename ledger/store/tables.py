@@ -1,0 +1,66 @@
+"""The tables of DESIGN §3, declared once with SQLAlchemy 2 typed mappings.
+
+Owns: table and column names and types. An auditor can read the ledger with
+plain SQL: ``events`` holds the hashed headers, ``payloads`` the JCS text of
+each payload, ``checkpoints`` the signed notes (filled by the checkpoint
+feature), ``ledger_meta`` the ledger's id and schema version.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "Checkpoint", "Event", "LedgerMeta", "PayloadRow"]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Event(Base):
+    """One hashed event header (append-only: the database refuses changes)."""
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    v: Mapped[int] = mapped_column(Integer)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(128))
+    schema: Mapped[int] = mapped_column(Integer)
+    time: Mapped[str] = mapped_column(String(27))
+    actor: Mapped[str] = mapped_column(String(256))
+    payload_digest: Mapped[str] = mapped_column(String(64))
+    prev: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("events_type", "type"),)
+
+
+class PayloadRow(Base):
+    """The RFC 8785 text of one event's payload; removed only by redaction."""
+
+    __tablename__ = "payloads"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class Checkpoint(Base):
+    """A signed checkpoint note (DESIGN §5) over the first ``tree_size`` events."""
+
+    __tablename__ = "checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[str] = mapped_column(String(64))
+    time: Mapped[str] = mapped_column(String(27))
+    note: Mapped[str] = mapped_column(Text)
+
+
+class LedgerMeta(Base):
+    """Key/value facts about this ledger: its uuid and its schema version."""
+
+    __tablename__ = "ledger_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,2 @@
+"""Provenance reports: "everything about model version N" as a verifiable PDF.
+Not built yet: see issue 7."""

@@ -1,0 +1,70 @@
+"""Shared fixtures: a fresh ledger URI on each backend.
+
+``uri`` runs a test on a real SQLite file and on a real PostgreSQL database
+(a new database per test). PostgreSQL needs ``MLLEDGER_TEST_PG_URI``: an
+admin URI of a role with CREATEDB, e.g. the one ``bash .ci/start-postgres``
+prints. Without it those tests skip with the reason; with ``CI=true`` a
+skipped PostgreSQL test fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+PG_ENV = "MLLEDGER_TEST_PG_URI"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_MISSING = (
+    f"PostgreSQL tests need a server: set {PG_ENV}=postgresql+psycopg://USER:PASSWORD@HOST/postgres "
+    "(a role with CREATEDB); `bash .ci/start-postgres` starts one and prints it"
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if IN_CI and report.skipped and item.get_closest_marker("postgres") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"PostgreSQL test skipped in CI (CI=true): {report.longrepr}"
+
+
+def _libpq(uri: str) -> str:
+    return make_url(uri).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def pg_uri() -> Iterator[str]:
+    """A URI of a brand-new PostgreSQL database, dropped after the test."""
+    admin = os.environ.get(PG_ENV)
+    if not admin:
+        pytest.skip(PG_MISSING)
+    import psycopg
+
+    name = f"mlledger_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin).set(drivername="postgresql+psycopg", database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def uri(request: pytest.FixtureRequest) -> str:
+    """A fresh ledger URI, once per backend."""
+    fixture = "sqlite_uri" if request.param == "sqlite" else "pg_uri"
+    return str(request.getfixturevalue(fixture))
