@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import getpass
 import itertools
+import multiprocessing
 import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from types import TracebackType
@@ -28,12 +31,14 @@ from ledger.events import (
     prepare,
 )
 from ledger.store.sql import Head, SqlEventStore, StoredRow
-from ledger.verify import ChainVerifier, VerifyReport, redaction_targets
+from ledger.verify import ChainVerifier, Segment, VerifyReport, combine, redaction_targets
 
 __all__ = ["DEFAULT_URI", "Ledger", "default_actor", "default_uri", "open"]
 
 DEFAULT_URI: Final = "sqlite:///mlledger/ledger.db"
 _PROGRESS_EVERY: Final = 10_000
+_PARALLEL_FROM: Final = 250_000  # below this, starting processes costs more than it saves
+_MIN_RANGE: Final = 50_000
 
 Progress = Callable[[int], None]
 
@@ -112,7 +117,7 @@ class Ledger:
 
         Retrying with the same ``id`` returns the event already stored.
         """
-        event = PendingEvent(type=type, payload=payload, actor=actor or default_actor(), id=id or new_event_id())
+        event = PendingEvent(type, payload, actor or default_actor(), id or new_event_id())
         return self.append_many([event])[0]
 
     def append_many(self, events: Iterable[PendingEvent]) -> list[RecordedEvent]:
@@ -124,7 +129,8 @@ class Ledger:
         pending = list(events)
         if not pending:
             return []
-        prepared = [prepare(event, max_payload_bytes=self.max_payload_bytes) for event in pending]
+        limit = self.max_payload_bytes
+        prepared = [prepare(event, max_payload_bytes=limit) for event in pending]
         ids = [p.id for p in prepared]
         if len(set(ids)) != len(ids):
             duplicate = next(i for i in ids if ids.count(i) > 1)
@@ -158,21 +164,48 @@ class Ledger:
 
     # -- checking and exporting ----------------------------------------------
 
-    def verify(self, progress: Progress | None = None) -> VerifyReport:
+    def verify(self, progress: Progress | None = None, *, workers: int | None = None) -> VerifyReport:
         """Recompute every digest and hash and check the chain, streaming.
 
-        ``progress`` is called with the number of events checked so far.
+        The ledger is read in ranges of seqs; with ``workers`` > 1 the ranges
+        are checked by that many processes at once and their boundaries
+        joined (``ledger.verify.combine``). Default: one process per core
+        (at most 4) from 250,000 events, else one; ``MLLEDGER_VERIFY_WORKERS``
+        overrides. ``progress`` is called with the number of events checked.
         """
         head = self.store.head()
-        verifier = ChainVerifier(redactions=redaction_targets(self.store.rows_of_type("ledger.redacted")))
+        redactions = redaction_targets(self.store.rows_of_type("ledger.redacted"))
         if head is None:
+            return ChainVerifier(redactions=redactions).report()
+        workers = _verify_workers(head.size) if workers is None else max(1, workers)
+        if workers == 1:
+            verifier = ChainVerifier(redactions=redactions)
+            rows = self.store.scan(0, head.size)
+            while chunk := list(itertools.islice(rows, _PROGRESS_EVERY)):
+                verifier.feed(chunk)
+                if progress:
+                    progress(verifier.events_seen)
             return verifier.report()
-        rows = self.store.scan(0, head.size)
-        while chunk := list(itertools.islice(rows, _PROGRESS_EVERY)):
-            verifier.feed(chunk)
-            if progress:
-                progress(verifier.events_seen)
-        return verifier.report()
+        return self._verify_in_processes(head.size, redactions, workers, progress)
+
+    def _verify_in_processes(
+        self, size: int, redactions: dict[int, int], workers: int, progress: Progress | None
+    ) -> VerifyReport:
+        step = max(_MIN_RANGE, -(-size // (workers * 4)))
+        ranges = [(start, min(start + step, size)) for start in range(0, size, step)]
+        # Forked workers must not share the parent's pooled connections.
+        self.store.engine.dispose()
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        segments: list[Segment] = []
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_open_worker_store, initargs=(self.uri,)
+        ) as pool:
+            jobs = [pool.submit(_verify_range, start, stop, redactions) for start, stop in ranges]
+            for job in jobs:
+                segments.append(job.result())
+                if progress:
+                    progress(sum(s.events for s in segments))
+        return combine(segments)
 
     def export_jsonl(self, sink: IO[str], progress: Progress | None = None) -> int:
         """Write every event as one JSON line (DESIGN §2); returns the count."""
@@ -194,6 +227,36 @@ class Ledger:
 def open(uri: str | None = None, **options: Any) -> Ledger:  # noqa: A001 - mirrors ledger.open()
     """Open or create a ledger: ``MLLEDGER_URI``, or the embedded default."""
     return Ledger.open(uri, **options)
+
+
+def _verify_workers(size: int) -> int:
+    configured = os.environ.get("MLLEDGER_VERIFY_WORKERS")
+    if configured:
+        try:
+            return max(1, int(configured))
+        except ValueError:
+            raise ValidationError(f"MLLEDGER_VERIFY_WORKERS={configured!r} is not a whole number") from None
+    if size < _PARALLEL_FROM:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+_worker_store: SqlEventStore | None = None
+
+
+def _open_worker_store(uri: str) -> None:
+    global _worker_store  # noqa: PLW0603 - one store per worker process
+    _worker_store = SqlEventStore.open(uri, create=False)
+
+
+def _verify_range(start: int, stop: int, redactions: dict[int, int]) -> Segment:
+    """Check seqs [start, stop) in a worker process."""
+    assert _worker_store is not None, "worker store not opened"
+    verifier = ChainVerifier(redactions=redactions)
+    rows = _worker_store.scan(start, stop)
+    while chunk := list(itertools.islice(rows, _PROGRESS_EVERY)):
+        verifier.feed(chunk)
+    return verifier.segment()
 
 
 def _recorded(sealed: Sealed, payload: dict[str, Any] | None) -> RecordedEvent:

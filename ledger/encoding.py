@@ -47,8 +47,23 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 
 _NON_BMP = re.compile("[\U00010000-\U0010ffff]")
 _JSON = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False, check_circular=False
 )
+# JSONEncoder.encode builds a C encoder on every call; building it once halves
+# the cost. No cycle check: the I-JSON walk before encoding meets any cycle
+# first (RecursionError).
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODER: Any = (
+    _c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False)  # type: ignore[attr-defined]
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def _encode(value: Any) -> str:
+    if _C_ENCODER is None:
+        return _JSON.encode(value)
+    return "".join(_C_ENCODER(value, 0))
 # encode_basestring (ensure_ascii=False) escapes exactly what RFC 8785 escapes:
 # '"', '\\' and U+0000..U+001F, with \b \t \n \f \r and lowercase \u00XX.
 _quote: Any = json.encoder.encode_basestring  # type: ignore[attr-defined]
@@ -66,9 +81,13 @@ def canonical_json(value: Any) -> bytes:
     (lone surrogates).
     """
     try:
-        text = _JSON.encode(_prepare(value))
+        if _needs_rewrite(value):
+            value = _rewrite(value)
+        text = _encode(value)
     except _NeedsReference:
         return _reference(value)
+    except RecursionError as e:
+        raise EncodingError("value is nested too deeply (or contains itself)") from e
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as e:
@@ -82,34 +101,45 @@ def _reference(value: Any) -> bytes:
         raise EncodingError(str(e)) from e
 
 
-def _prepare(value: Any) -> Any:
-    """Check I-JSON rules and map floats to values the C encoder prints as JCS."""
+def _needs_rewrite(value: Any) -> bool:
+    """Check I-JSON rules; True when some float must be printed as an integer.
+
+    Raises ``_NeedsReference`` where only the reference encoder is right.
+    """
     kind = type(value)
-    if kind is str or value is None or kind is bool:
-        return value
-    if kind is int:
-        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return value
-        raise EncodingError(
-            f"integer {value} is outside the I-JSON range ±(2**53-1)"
-        )
-    if kind is float:
-        return _prepare_float(value)
     if kind is dict:
-        for key in value:
+        rewrite = False
+        for key, item in value.items():
             if type(key) is not str:
                 raise EncodingError(f"object key {key!r} is not a string")
             if not key.isascii() and _NON_BMP.search(key):
                 raise _NeedsReference
-        return {key: _prepare(item) for key, item in value.items()}
+            item_kind = type(item)
+            if item_kind is str or item_kind is bool or item is None:
+                continue
+            if item_kind is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                continue
+            rewrite = _needs_rewrite(item) or rewrite
+        return rewrite
     if kind is list or kind is tuple:
-        return [_prepare(item) for item in value]
+        rewrite = False
+        for item in value:
+            rewrite = _needs_rewrite(item) or rewrite
+        return rewrite
+    if kind is str or kind is bool or value is None:
+        return False
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return False
+        raise EncodingError(f"integer {value} is outside the I-JSON range ±(2**53-1)")
+    if kind is float:
+        return _float_needs_rewrite(value)
     if isinstance(value, Mapping | Sequence) and not isinstance(value, str | bytes):
         raise _NeedsReference
     raise EncodingError(f"{kind.__name__} is not a JSON type: {value!r:.60}")
 
 
-def _prepare_float(value: float) -> float | int:
+def _float_needs_rewrite(value: float) -> bool:
     if not math.isfinite(value):
         raise EncodingError(
             f"{value} is not a JSON number; store non-finite metric values as "
@@ -119,13 +149,25 @@ def _prepare_float(value: float) -> float | int:
         # Below 2**53 a double's shortest digits are its integer digits, which
         # is what ECMAScript prints; -0.0 becomes 0 as RFC 8785 requires.
         if -(2**53) < value < 2**53:
-            return int(value)
+            return True
         raise _NeedsReference
     # A non-integral double is below 2**53 < 1e16, so repr() uses fixed
-    # notation exactly when ECMAScript does, from 1e-4 up.
+    # notation exactly when ECMAScript does: from 1e-4 up.
     if abs(value) >= 1e-4:
-        return value
+        return False
     raise _NeedsReference
+
+
+def _rewrite(value: Any) -> Any:
+    """A copy with integral floats as ints (checked by ``_needs_rewrite``)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _rewrite(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_rewrite(item) for item in value]
+    if kind is float and value.is_integer():
+        return int(value)
+    return value
 
 
 def payload_digest(payload_jcs: bytes) -> str:

@@ -21,7 +21,9 @@ __all__ = [
     "ChainVerifier",
     "Fault",
     "FaultKind",
+    "Segment",
     "VerifyReport",
+    "combine",
     "redaction_targets",
 ]
 
@@ -29,6 +31,10 @@ FaultKind = Literal[
     "payload_altered", "header_altered", "broken_link", "gap", "duplicate", "payload_missing"
 ]
 MAX_FAULTS: Final = 1000
+# Within one event, faults are listed in the order a single pass finds them.
+_KIND_ORDER: Final = {
+    "gap": 0, "duplicate": 0, "payload_altered": 1, "payload_missing": 1, "header_altered": 2, "broken_link": 3,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +91,77 @@ def redaction_targets(rows: Iterable[tuple[Any, ...]]) -> dict[int, int]:
     return targets
 
 
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """What one verifier found in a run of rows checked on their own.
+
+    The verifier cannot know what comes before its first row: ``combine``
+    checks ``first_seq`` and ``first_link`` against the previous segment (or
+    seq 0 and the genesis ``prev``).
+    """
+
+    first_seq: int | None
+    first_link: str | None
+    next_seq: int | None
+    last_hash: str | None
+    events: int
+    faults: tuple[Fault, ...]
+    fault_total: int
+    redacted: tuple[int, ...]
+
+
+def combine(segments: Iterable[Segment], *, max_faults: int = MAX_FAULTS) -> VerifyReport:
+    """Join segments verified separately, in seq order, into one report."""
+    faults: list[Fault] = []
+    redacted: list[int] = []
+    total = events = 0
+    expected, last_hash = 0, GENESIS_PREV
+    for segment in segments:
+        if segment.first_seq is None or segment.next_seq is None or segment.last_hash is None:
+            continue  # no rows
+        if segment.first_seq != expected:
+            faults.append(Fault(expected, "gap", _gap_detail(expected, segment.first_seq)))
+            total += 1
+        elif segment.first_link != last_hash:
+            faults.append(Fault(segment.first_seq, "broken_link", _link_detail(segment.first_link, segment.first_seq, last_hash)))
+            total += 1
+        faults.extend(segment.faults)
+        total += segment.fault_total
+        redacted.extend(segment.redacted)
+        events += segment.events
+        expected, last_hash = segment.next_seq, segment.last_hash
+    faults.sort(key=lambda fault: (fault.seq, _KIND_ORDER[fault.kind]))
+    return VerifyReport(
+        events=events,
+        head=last_hash,
+        faults=tuple(faults[:max_faults]),
+        redacted=tuple(redacted),
+        faults_truncated=total > min(len(faults), max_faults),
+    )
+
+
+def _link_detail(link: str | None, seq: int, prev: str) -> str:
+    return f"prev {str(link)[:12]}… is not the hash of event {seq - 1} ({prev[:12]}…)"
+
+
+def _gap_detail(expected: int, seq: int) -> str:
+    return f"events {expected}..{seq - 1} are missing; next is {seq}"
+
+
 @dataclass(slots=True)
 class ChainVerifier:
-    """Feed rows in seq order; ``report()`` says whether the chain holds."""
+    """Feed rows in seq order; ``report()`` says whether the chain holds.
+
+    Several verifiers may check consecutive ranges of one ledger (in
+    parallel); ``combine`` of their ``segment()`` equals one pass.
+    """
 
     redactions: Mapping[int, int] = field(default_factory=dict)
     max_faults: int = MAX_FAULTS
-    _next_seq: int = 0
-    _prev: str = GENESIS_PREV
+    _next_seq: int | None = None
+    _prev: str | None = None
+    _first_seq: int | None = None
+    _first_link: str | None = None
     _count: int = 0
     _faults: list[Fault] = field(default_factory=list)
     _fault_total: int = 0
@@ -103,21 +172,28 @@ class ChainVerifier:
         payload_digest, prev, hash, body) continuing the rows fed before."""
         sha256 = hashlib.sha256
         header_of = header_row_bytes
+        redactions = self.redactions
         expected, prev = self._next_seq, self._prev
         count = self._count
         for seq, v, id_, type_, schema, time, actor, digest, link, stored, body in rows:
             if seq != expected:
-                if type(seq) is int and seq < expected:
+                if expected is None:  # the first row: combine() checks how it starts
+                    self._first_seq, self._first_link = seq, link
+                elif type(seq) is int and seq < expected:
                     self._fault(seq, "duplicate", f"seq {seq} appears again after seq {expected - 1}")
                     continue
-                self._fault(expected, "gap", f"events {expected}..{seq - 1} are missing; next is {seq}")
-                expected, prev = seq, link  # report the gap once, not a broken link too
+                else:
+                    self._fault(expected, "gap", _gap_detail(expected, seq))
+                expected, prev = seq, link  # a gap is reported once, not as a broken link too
             count += 1
             if body is not None:
-                actual = sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+                actual = sha256(body.encode()).hexdigest()
                 if actual != digest:
-                    self._fault(seq, "payload_altered", f"payload_digest {digest[:12]}…, stored payload hashes to {actual[:12]}…")
-            elif seq in self.redactions and self.redactions[seq] > seq:
+                    self._fault(
+                        seq, "payload_altered",
+                        f"payload_digest {digest[:12]}…, stored payload hashes to {actual[:12]}…",
+                    )
+            elif redactions.get(seq, -1) > seq:
                 self._redacted.append(seq)
             else:
                 self._fault(seq, "payload_missing", "the payload row is gone and no ledger.redacted event names it")
@@ -126,9 +202,13 @@ class ChainVerifier:
             except LedgerError as e:
                 recomputed = f"<unencodable: {e}>"
             if recomputed != stored:
-                self._fault(seq, "header_altered", f"hash mismatch: stored {stored[:12]}…, recomputed {recomputed[:12]}…" + ("" if v == FORMAT_VERSION else f" (format v={v!r})"))
+                version = "" if v == FORMAT_VERSION else f" (format v={v!r})"
+                self._fault(
+                    seq, "header_altered",
+                    f"hash mismatch: stored {stored[:12]}…, recomputed {recomputed[:12]}…{version}",
+                )
             if link != prev:
-                self._fault(seq, "broken_link", f"prev {link[:12]}… is not the hash of event {seq - 1} ({prev[:12]}…)")
+                self._fault(seq, "broken_link", _link_detail(link, seq, prev))  # type: ignore[arg-type]
             prev = stored
             expected = seq + 1
         self._next_seq, self._prev, self._count = expected, prev, count
@@ -142,12 +222,19 @@ class ChainVerifier:
     def events_seen(self) -> int:
         return self._count
 
+    def segment(self) -> Segment:
+        """What this verifier found, for ``combine``."""
+        return Segment(
+            first_seq=self._first_seq,
+            first_link=self._first_link,
+            next_seq=self._next_seq,
+            last_hash=self._prev,
+            events=self._count,
+            faults=tuple(self._faults),
+            fault_total=self._fault_total,
+            redacted=tuple(self._redacted),
+        )
+
     def report(self) -> VerifyReport:
         """The result so far: intact, or every fault found (up to ``max_faults``)."""
-        return VerifyReport(
-            events=self._count,
-            head=self._prev if self._count else GENESIS_PREV,
-            faults=tuple(self._faults),
-            redacted=tuple(self._redacted),
-            faults_truncated=self._fault_total > len(self._faults),
-        )
+        return combine([self.segment()], max_faults=self.max_faults)

@@ -1,0 +1,339 @@
+"""Verification throughput and memory of mlledger, beside raw SHA-256 of the same headers.
+
+Builds a ledger of ``--events`` events (``append_many`` in batches of
+``--batch``), then times ``lg.verify()`` ``--repeat`` times and reports the
+median events/s and seconds; measures the peak resident memory of a fresh
+child process that only opens the ledger and verifies it (``ru_maxrss`` from
+``os.wait4``); and times raw ``hashlib.sha256(header).hexdigest()`` over the
+same header bytes (rebuilt from the ledger's export) as the baseline.
+
+The SQLite ledger is cached in benchmarks/out/ keyed by the event count, so a
+rerun skips the build (``--rebuild`` forces it). A PostgreSQL ledger is built
+in a newly created database, dropped at the end.
+
+    python benchmarks/verify.py                    # 1,000,000 events, SQLite
+    python benchmarks/verify.py --events 100000 --backend both
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import common
+from common import Figure
+
+import ledger
+
+RATE_TARGET = 250_000.0  # events/s
+RAW_SHARE_TARGET = 15.0  # % of the raw SHA-256 rate over the same header bytes
+MEMORY_TARGET_MB = 150.0  # at 1,000,000 events
+MEMORY_TARGET_EVENTS = 1_000_000
+WORKLOAD_VERSION = 1  # bump when the built ledger's content changes, to invalidate caches
+
+# The child whose peak memory is measured: it only opens the ledger and verifies it
+# (and at exit reads its own VmHWM, a cross-check of ru_maxrss).
+_CHILD = """
+import json, sys
+import ledger
+uri, mode = sys.argv[1], sys.argv[2]
+lg = ledger.open(uri, create=False)
+if mode == "verify":
+    report = lg.verify()
+    result = {"ok": report.ok, "events": report.events}
+else:
+    result = {"ok": True, "events": lg.size()}
+lg.close()
+with open("/proc/self/status") as f:
+    result["vmhwm_kib"] = next((int(l.split()[1]) for l in f if l.startswith("VmHWM:")), None)
+print(json.dumps(result))
+"""
+
+# Linux charges a process, at exec, the RSS of the process it was forked from
+# (ru_maxrss survives execve). Forked straight from this benchmark, whose own
+# RSS is large, the child would inherit that figure. So a small launcher
+# (python -S, ~10 MB) starts the child and reads its ru_maxrss with os.wait4.
+_LAUNCHER = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, text=True)
+output = child.stdout.read()
+_, status, usage = os.wait4(child.pid, 0)
+child.returncode = code = os.waitstatus_to_exitcode(status)
+print(json.dumps({"maxrss_kib": usage.ru_maxrss, "exit": code, "output": output}))
+sys.exit(code)
+"""
+
+
+# -- building --------------------------------------------------------------------
+
+
+def build(uri: str, events: int, batch: int) -> float:
+    """Append ``events`` events in ``append_many`` batches; returns the seconds taken."""
+    pending, kind, actor = ledger.PendingEvent, common.EVENT_TYPE, common.ACTOR
+    every = max(batch, (events // 20) // batch * batch) if not sys.stderr.isatty() else batch
+    start = time.perf_counter()
+    with ledger.open(uri) as lg:
+        if lg.size():
+            raise SystemExit(f"refusing to build into a non-empty ledger at {common.safe_uri(uri)}")
+        done = 0
+        while done < events:
+            count = min(batch, events - done)
+            lg.append_many([pending(kind, p, actor) for p in common.metric_payloads(count, start=done)])
+            done += count
+            if done % every == 0 or done == events:
+                took = time.perf_counter() - start
+                rate = done / took
+                common.progress(
+                    f"building: {done:,}/{events:,} events, {took:.0f} s, {rate:,.0f} events/s, "
+                    f"eta {(events - done) / rate:.0f} s",
+                    final=done == events,
+                )
+    return time.perf_counter() - start
+
+
+def _cache_paths(cache_dir: Path, events: int) -> tuple[Path, Path]:
+    stem = f"verify-sqlite-{events}ev-w{WORKLOAD_VERSION}"
+    return cache_dir / f"{stem}.db", cache_dir / f"{stem}.json"
+
+
+def _sqlite_uri(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+def _cached_size(path: Path) -> int | None:
+    try:
+        with ledger.open(_sqlite_uri(path), create=False) as lg:
+            return lg.size()
+    except ledger.LedgerError:
+        return None
+
+
+def cached_sqlite_ledger(
+    cache_dir: Path, events: int, batch: int, *, rebuild: bool
+) -> tuple[str, dict[str, Any]]:
+    """The URI of a cached SQLite ledger of ``events`` events, built if missing."""
+    path, meta_path = _cache_paths(cache_dir, events)
+    if path.exists() and meta_path.exists() and not rebuild:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if _cached_size(path) == events:
+            meta["reused"] = True
+            return _sqlite_uri(path), meta
+        print(f"cached ledger {path} is incomplete or unreadable: rebuilding", file=sys.stderr)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    building = path.with_name(f"{path.name}.building-{os.getpid()}")
+    suffixes = ("", "-wal", "-shm", "-journal")
+    for suffix in suffixes:
+        for stale in (Path(f"{building}{suffix}"), Path(f"{path}{suffix}")):
+            stale.unlink(missing_ok=True)
+    meta_path.unlink(missing_ok=True)
+    try:
+        seconds = build(_sqlite_uri(building), events, batch)
+        for suffix in suffixes:  # closed: the WAL is normally checkpointed and gone
+            if Path(f"{building}{suffix}").exists():
+                os.replace(f"{building}{suffix}", f"{path}{suffix}")
+    finally:
+        for suffix in suffixes:
+            Path(f"{building}{suffix}").unlink(missing_ok=True)
+    facts = common.machine_facts()
+    meta = {
+        "events": events,
+        "batch": batch,
+        "workload_version": WORKLOAD_VERSION,
+        "build_seconds": round(seconds, 3),
+        "build_events_per_s": round(events / seconds),
+        "built_at": facts["date_utc"],
+        "built_by_commit": facts["git_commit"],
+        "file_bytes": path.stat().st_size,
+    }
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    meta["reused"] = False
+    return _sqlite_uri(path), meta
+
+
+@contextlib.contextmanager
+def ledger_of(backend: str, args: argparse.Namespace) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A ledger of ``args.events`` events on ``backend``: its URI and how it was built."""
+    if backend == "sqlite":
+        yield cached_sqlite_ledger(Path(args.cache_dir), args.events, args.batch, rebuild=args.rebuild)
+        return
+    with common.fresh_ledger_uri(backend, pg_admin=args.pg_admin) as uri:
+        seconds = build(uri, args.events, args.batch)
+        yield uri, {"events": args.events, "batch": args.batch, "build_seconds": round(seconds, 3),
+                    "build_events_per_s": round(args.events / seconds), "reused": False}
+
+
+# -- measuring -------------------------------------------------------------------
+
+
+def verify_seconds(uri: str, events: int, repeat: int, backend: str) -> list[float]:
+    samples = []
+    with ledger.open(uri, create=False) as lg:
+        for rep in range(repeat):
+            took, report = common.time_call(lg.verify)
+            if not report.ok or report.events != events:
+                raise SystemExit(f"verify of the benchmark ledger failed: {report.events} events, "
+                                 f"faults: {[str(f) for f in report.faults[:3]]}")
+            samples.append(took)
+            common.progress(f"{backend} verify: repetition {rep + 1}/{repeat}: {events:,} events "
+                            f"in {took:.2f} s = {events / took:,.0f} events/s")
+    return samples
+
+
+def child_peak_mb(uri: str, mode: str) -> tuple[float, dict[str, Any]]:
+    """Peak RSS (MB = 10^6 bytes) of a fresh interpreter that opens ``uri`` and runs ``mode``.
+
+    ``ru_maxrss`` of the child, read by its parent (the launcher) with ``os.wait4``.
+    """
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCHER, sys.executable, "-c", _CHILD, uri, mode],
+        capture_output=True, text=True, cwd=common.REPO_DIR, check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the {mode} child failed ({done.returncode}):\n{done.stderr}")
+    launched = json.loads(done.stdout)
+    result = json.loads(launched["output"])
+    return launched["maxrss_kib"] * 1024 / 1e6, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Verify throughput and peak memory, with raw SHA-256 over the same header "
+        "bytes as the baseline.",
+    )
+    parser.add_argument("--events", type=int, default=1_000_000, metavar="N",
+                        help="events in the ledger (default: 1000000)")
+    parser.add_argument("--batch", type=int, default=10_000, metavar="B",
+                        help="events per append_many batch while building (default: 10000)")
+    parser.add_argument("--mem-repeat", type=int, default=3, metavar="R",
+                        help="child processes whose peak memory is measured (default: 3)")
+    parser.add_argument("--cache-dir", default=str(common.OUT_DIR), metavar="DIR",
+                        help="where the built SQLite ledger is cached (default: benchmarks/out)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached SQLite ledger")
+    common.add_common_args(parser, default_repeat=5)
+    args = parser.parse_args(argv)
+    backends = common.backends_of(args, parser)
+    if args.events < 1 or args.batch < 1 or args.mem_repeat < 1:
+        parser.error("--events, --batch and --mem-repeat must be positive")
+    out = common.report_stream(args)
+
+    workload = {
+        "ledger": f"{args.events:,} events built with lg.append_many() in batches of {args.batch:,}",
+        "event": common.event_shape(),
+        "verify": f"lg.verify() over the whole ledger, {args.repeat} repetitions in one process, "
+                  "median reported",
+        "memory": f"peak RSS (ru_maxrss via os.wait4, MB = 10^6 bytes) of a fresh `python -c` child that "
+                  f"only opens the ledger and verifies it, {args.mem_repeat} children, median; "
+                  "an open-only child is measured too, for the interpreter + import floor",
+        "baseline": "hashlib.sha256(h).hexdigest() over the header bytes of the same ledger "
+                    "(rebuilt from export_jsonl with ledger.encoding.header_bytes), same run, "
+                    f"{args.repeat} repetitions, median",
+        "backends": ", ".join(backends),
+    }
+    machine = common.machine_facts()
+    print("mlledger benchmark: verify throughput and memory", file=out)
+    common.print_facts("workload", workload, out)
+    common.print_facts("machine", machine, out)
+    out.flush()
+
+    figures: list[Figure] = []
+    backend_facts: dict[str, dict[str, Any]] = {}
+    for backend in backends:
+        with ledger_of(backend, args) as (uri, built):
+            facts: dict[str, Any] = {}
+            if backend == "sqlite":
+                path = Path(uri.removeprefix("sqlite:///"))
+                facts = {"ledger": str(path), "filesystem": common.filesystem_of(path),
+                         "file_mb": round(path.stat().st_size / 1e6, 1),
+                         "settings": "library defaults (WAL, synchronous=FULL)"}
+            else:
+                facts = common.postgres_facts(args.pg_admin)
+            how = f"{built['build_seconds']:.1f} s, {built['build_events_per_s']:,} events/s (append_many)"
+            if built.get("reused"):
+                how = f"reused the cache built {built.get('built_at', '?')}: {how}"
+            facts["build"] = how
+            backend_facts[backend] = facts
+            common.print_facts(f"backend {backend}", facts, out)
+            out.flush()
+
+            seconds = verify_seconds(uri, args.events, args.repeat, backend)
+            mem: list[float] = []
+            floor: list[float] = []
+            hwm: list[float] = []
+            for rep in range(args.mem_repeat):
+                peak, result = child_peak_mb(uri, "verify")
+                if not result["ok"] or result["events"] != args.events:
+                    raise SystemExit(f"the memory child's verify failed: {result}")
+                mem.append(peak)
+                hwm.append(result["vmhwm_kib"] * 1024 / 1e6 if result.get("vmhwm_kib") else float("nan"))
+                floor.append(child_peak_mb(uri, "open")[0])
+                common.progress(f"{backend} memory: child {rep + 1}/{args.mem_repeat}: verify peak "
+                                f"{peak:.1f} MB (VmHWM {hwm[-1]:.1f} MB), open-only peak {floor[-1]:.1f} MB")
+
+            common.progress(f"{backend} baseline: exporting {args.events:,} events ...")
+            with ledger.open(uri, create=False) as lg:
+                headers, payloads = common.export_hash_inputs(lg, with_payloads=True)
+            header_s = common.sha256_seconds(headers, args.repeat)
+            payload_s = common.sha256_seconds(payloads, args.repeat)
+            raw = len(headers) / statistics.median(header_s)
+            raw_both = len(headers) / (statistics.median(header_s) + statistics.median(payload_s))
+            common.progress(f"{backend} baseline: raw SHA-256 {raw:,.0f} hashes/s over the headers")
+            mean_payload = sum(map(len, payloads)) / max(1, len(payloads))
+            del headers, payloads
+
+        rates = common.rates(args.events, seconds)
+        throughput = Figure(backend=backend, name=f"verify throughput (N={args.events:,})",
+                            unit="events/s", samples=rates, target=RATE_TARGET, baseline=raw)
+        throughput.baseline_text = (
+            f"raw hashlib SHA-256 of the same {args.events:,} header bytes: {raw:,.0f} hashes/s"
+        )
+        duration = Figure(backend=backend, name=f"verify time (N={args.events:,})", unit="s",
+                          samples=seconds, higher_is_better=False)
+        share = Figure(
+            backend=backend, name="verify rate as a share of the raw SHA-256 rate over the same headers",
+            unit="%", samples=[100 * r / raw for r in rates], target=RAW_SHARE_TARGET, baseline=raw,
+            baseline_text=f"{raw:,.0f} hashes/s raw (hashlib, same run)",
+            notes={"info": f"verify also hashes each payload (mean {mean_payload:.0f} B): raw SHA-256 of "
+                           f"header + payload bytes = {raw_both:,.0f} events/s; verify runs at "
+                           f"{100 * statistics.median(rates) / raw_both:.1f}% of that"},
+        )
+        memory = Figure(
+            backend=backend, name=f"peak memory of a verify child process (N={args.events:,})",
+            unit="MB", samples=mem, higher_is_better=False, target=MEMORY_TARGET_MB,
+            baseline=statistics.median(floor),
+            baseline_text=f"open-only child (interpreter + imports + open): "
+                          f"{statistics.median(floor):.1f} MB; verify adds "
+                          f"{statistics.median(mem) - statistics.median(floor):.1f} MB",
+            notes={"check": f"VmHWM the child read itself at exit: {statistics.median(hwm):.1f} MB (median)"},
+        )
+        if args.events != MEMORY_TARGET_EVENTS:
+            memory.target_text = f"≤ {MEMORY_TARGET_MB:.0f} MB @1M events"
+            memory.notes["note"] = f"the memory target is defined at {MEMORY_TARGET_EVENTS:,} events"
+        figures += [throughput, duration, share, memory]
+
+    print("results:", file=out)
+    common.print_figures(figures, out)
+    print(f"load average at the end (1, 5, 15 min; 2 shared cores): {common.load_average()}", file=out)
+    common.write_json(args.json, {
+        "benchmark": "verify",
+        "workload": workload,
+        "machine": machine,
+        "backends": backend_facts,
+        "figures": [f.to_json() for f in figures],
+        "load_average_end": os.getloadavg(),
+        "parent_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1),
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
