@@ -13,6 +13,7 @@ import itertools
 import multiprocessing
 import os
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -193,9 +194,11 @@ class Ledger:
     ) -> VerifyReport:
         step = max(_MIN_RANGE, -(-size // (workers * 4)))
         ranges = [(start, min(start + step, size)) for start in range(0, size, step)]
-        # Forked workers must not share the parent's pooled connections.
+        # Forked workers must not share the parent's pooled connections; fork
+        # only a single-threaded process (a fork copies no other thread's locks).
         self.store.engine.dispose()
-        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        fork = sys.platform == "linux" and threading.active_count() == 1
+        context = multiprocessing.get_context("fork" if fork else "spawn")
         segments: list[Segment] = []
         with ProcessPoolExecutor(
             workers, mp_context=context, initializer=_open_worker_store, initargs=(self.uri,)
