@@ -70,6 +70,9 @@ class Dialect(Protocol):
     def begin_write(self, cursor: Any) -> None:
         """Start a transaction holding the ledger-wide append lock."""
 
+    def lock_in_transaction(self, connection: Any) -> None:
+        """Take the ledger-wide lock inside a SQLAlchemy write transaction."""
+
     def append_only_ddl(self) -> Sequence[str]:
         """Statements that make the database refuse UPDATE/DELETE on events."""
 
@@ -86,6 +89,9 @@ class SqliteDialect:
 
     def begin_write(self, cursor: Any) -> None:
         cursor.execute("BEGIN IMMEDIATE")
+
+    def lock_in_transaction(self, connection: Any) -> None:
+        """Nothing to do: a write transaction on SQLite began IMMEDIATE."""
 
     def append_only_ddl(self) -> Sequence[str]:
         return _SQLITE_TRIGGERS
@@ -112,6 +118,10 @@ class PostgresDialect:
 
     def begin_write(self, cursor: Any) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_APPEND_LOCK,))
+
+    def lock_in_transaction(self, connection: Any) -> None:
+        # The same lock as appends: concurrent first opens create one schema.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_APPEND_LOCK,))
 
     def append_only_ddl(self) -> Sequence[str]:
         return _PG_TRIGGERS

@@ -80,6 +80,7 @@ class SqlEventStore:
             with store.engine.connect() as conn:
                 conn.execution_options(mlledger_write=True)
                 with conn.begin():
+                    store.dialect.lock_in_transaction(conn)
                     store._check_schema(conn, uri, create=create)
         except SQLAlchemyError as e:
             store.close()

@@ -37,6 +37,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 class WorkerResult:
     actor: str
     batches: list[list[int]]  # the seqs the ledger returned, batch by batch
+    started: float = 0.0  # time.time() when it saw the go signal
+    finished: float = 0.0  # time.time() after its last append
 
 
 def run_together(
@@ -76,13 +78,16 @@ def run_together(
             assert proc.returncode == 0, f"{actor} failed with exit code {proc.returncode}:\n{err}"
             report: dict[str, Any] = json.loads(out)
             assert report["actor"] == actor
-            results.append(WorkerResult(actor, report["batches"]))
+            results.append(WorkerResult(actor, report["batches"], report["started"], report["finished"]))
         return results
     finally:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=10)
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
 
 
 def check_one_chain(lg: ledger.Ledger, total: int) -> list[ledger.RecordedEvent]:
@@ -116,8 +121,13 @@ def check_writers(events: list[ledger.RecordedEvent], results: list[WorkerResult
         ]
 
 
-def actor_switches(events: list[ledger.RecordedEvent]) -> int:
-    return sum(1 for before, e in itertools.pairwise(events) if e.actor != before.actor)
+def assert_overlapped(results: list[WorkerResult]) -> None:
+    """The writers really ran at the same time: all had started before any finished.
+
+    (How finely their appends interleave is up to the database's lock: SQLite's
+    busy handler lets one writer keep the lock for long runs, PostgreSQL queues.)
+    """
+    assert max(r.started for r in results) < min(r.finished for r in results)
 
 
 def test_four_processes_appending_one_by_one_form_one_chain(uri: str, tmp_path: Path) -> None:
@@ -128,8 +138,7 @@ def test_four_processes_appending_one_by_one_form_one_chain(uri: str, tmp_path: 
     with ledger.open(uri) as lg:
         events = check_one_chain(lg, 2000)
     check_writers(events, results, 500)
-    # The appends really overlapped: four writers one after another switch only 3 times.
-    assert actor_switches(events) > 3
+    assert_overlapped(results)
 
 
 def test_concurrent_batches_occupy_consecutive_seqs(uri: str, tmp_path: Path) -> None:
@@ -149,7 +158,7 @@ def test_concurrent_batches_occupy_consecutive_seqs(uri: str, tmp_path: Path) ->
             assert {events[s].actor for s in seqs} == {result.actor}
     # 80 batches of 25 tile 0..1999 exactly: nothing from another batch in between.
     assert sorted(starts) == list(range(0, 2000, 25))
-    assert actor_switches(events) > 3
+    assert_overlapped(results)
 
 
 def test_four_threads_sharing_one_ledger_form_one_chain(uri: str) -> None:
@@ -201,7 +210,7 @@ def _pg_drop_all(uri: str) -> None:
         conn.execute("CREATE SCHEMA public")
 
 
-ROUNDS = 3
+ROUNDS = 2
 
 
 def test_concurrent_first_open_creates_one_ledger(uri: str, tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ Opens the ledger (or, with ``--open-after-go``, waits first), creates
 ``run.params_logged`` (payload: run_id = ACTOR, params = {"i": <index>}):
 one by one with ``Ledger.append`` when ``B`` is 1, else in batches of ``B``
 with ``Ledger.append_many``. Prints one JSON line: the seqs the ledger
-returned, batch by batch. Dies by SIGALRM after ``--timeout`` seconds.
+returned, batch by batch, and when it started and finished (``time.time()``
+after the go signal, and after its last append). Dies by SIGALRM after ``--timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def main() -> None:
     lg = None if args.open_after_go else ledger.open(args.uri)
     args.ready.write_text(str(os.getpid()))
     _wait_for(args.go, deadline)
+    started = time.time()
     if lg is None:
         lg = ledger.open(args.uri)
 
@@ -67,7 +69,10 @@ def main() -> None:
                     for i in indices
                 )
                 batches.append([event.seq for event in recorded])
-    print(json.dumps({"actor": args.actor, "pid": os.getpid(), "batches": batches}), flush=True)
+    finished = time.time()
+    report = {"actor": args.actor, "pid": os.getpid(), "batches": batches,
+              "started": started, "finished": finished}
+    print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":
