@@ -392,12 +392,13 @@ def main(argv: list[str] | None = None) -> int:
                          "process(es) at once (see the process-tree figure)",
             },
         )
+        pss = statistics.median(r.tree_pss for r in runs)
         tree = Figure(
             backend=backend,
             name=f"peak memory of the verify process tree, summed RSS, sampled (N={args.events:,})",
             unit="MB", samples=[r.tree_rss for r in runs], higher_is_better=False, target=MEMORY_TARGET_MB,
-            notes={"pss": "summed PSS (shared pages split between processes): "
-                          f"{statistics.median(r.tree_pss for r in runs):.1f} MB median",
+            notes={"pss": f"summed PSS (shared pages split between processes): {pss:.1f} MB median, "
+                          f"{'PASS' if pss <= MEMORY_TARGET_MB else 'MISS'} (≤ {MEMORY_TARGET_MB:.0f} MB)",
                    "processes": f"up to {processes} at once (the child and its verify workers); "
                                 "sampled every 50 ms, so a shorter spike can be missed"},
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,11 @@ class _Group(click.Group):
             _fail(str(e), EXIT_INTEGRITY)
         except LedgerError as e:
             _fail(str(e), EXIT_USAGE)
+        except BrokenPipeError:
+            # The reader went away (`mlledger export | head`): not an error of ours.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_OK)
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -88,7 +94,7 @@ def _read_payload(argument: str) -> str:
         try:
             return Path(argument[1:]).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            raise click.BadParameter(f"cannot read {argument[1:]}: {e}") from e
+            _fail(f"cannot read the payload file {argument[1:]}: {e}", EXIT_USAGE)
     return argument
 
 
@@ -132,10 +138,11 @@ def _sink(output: str | None) -> Iterator[IO[str]]:
         yield sys.stdout
         return
     try:
-        with open(output, "w", encoding="utf-8", newline="\n") as handle:
-            yield handle
+        handle = open(output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed below
     except OSError as e:
-        raise click.FileError(output, str(e)) from e
+        _fail(f"cannot write {output}: {e.strerror}", EXIT_USAGE)
+    with handle:
+        yield handle
 
 
 @contextlib.contextmanager

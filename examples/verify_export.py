@@ -74,12 +74,12 @@ def parse_line(text: str) -> dict[str, Any]:
     if set(event) != LINE_FIELDS:
         missing, extra = sorted(LINE_FIELDS - set(event)), sorted(set(event) - LINE_FIELDS)
         raise ValueError(f"fields wrong: missing {missing}, unexpected {extra}")
-    wrong = [n for n in INTEGERS if type(event[n]) is not int]
+    wrong = [n for n in INTEGERS if type(event[n]) is not int or event[n] < 0]
     wrong += [n for n in STRINGS if not isinstance(event[n], str)]
     if event["payload"] is not None and not isinstance(event["payload"], dict):
         wrong.append("payload")
     if wrong:
-        raise ValueError(f"wrong JSON type for {', '.join(wrong)}")
+        raise ValueError(f"wrong JSON type or value for {', '.join(wrong)}")
     return event
 
 
@@ -94,7 +94,7 @@ def verify(lines: Iterable[str]) -> tuple[list[str], int, str | None]:
     for number, text in enumerate(lines, start=1):
         try:
             event = parse_line(text)
-        except ValueError as e:  # json.JSONDecodeError is a ValueError
+        except (ValueError, RecursionError) as e:  # json.JSONDecodeError is a ValueError
             problems.append(f"line {number}: malformed: {e}")
             last_hash = None  # the next line's link cannot be checked
             continue
@@ -132,8 +132,12 @@ def verify(lines: Iterable[str]) -> tuple[list[str], int, str | None]:
     for seq in nulls:
         if seq not in redacted:
             problems.append(f"event {seq}: payload_missing: payload is null and no ledger.redacted names it")
-    missing = sorted(set(range(max(seen) + 1)) - seen) if seen else []
-    problems.extend(f"event {seq}: gap: no line has this seq" for seq in missing)
+    expected = 0
+    for seq in sorted(seen):
+        if seq > expected:
+            span = str(expected) if seq == expected + 1 else f"{expected}..{seq - 1}"
+            problems.append(f"event {expected}: gap: no line has seq {span}")
+        expected = seq + 1
     return problems, count, last_hash
 
 

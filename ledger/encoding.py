@@ -262,8 +262,32 @@ def _refuse_constant(name: str) -> None:
     )
 
 
-def parse_json(text: str | bytes) -> Any:
-    """Parse JSON from outside strictly: I-JSON, no duplicate keys, no NaN."""
+def _exact_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > 16 or not -MAX_SAFE_INTEGER <= int(literal) <= MAX_SAFE_INTEGER:
+        shown = literal if len(literal) <= 30 else f"{literal[:20]}…({len(literal)} digits)"
+        raise EncodingError(f"integer {shown} is outside the I-JSON range ±(2**53-1)")
+    return int(literal)
+
+
+def _double_int(literal: str) -> int | float:
+    """JSON numbers are IEEE 754 doubles (RFC 8785 §3.2.2.3): an integer
+    literal beyond ±(2**53-1), as JCS writes the float 1e20, is read as the
+    double it denotes, so the value re-encodes to the same bytes."""
+    if len(literal) <= 16:
+        return int(literal)
+    value = float(literal)
+    if not math.isfinite(value):
+        raise EncodingError(f"number {literal[:20]}… is beyond the range of a JSON number")
+    return int(literal) if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else value
+
+
+def parse_json(text: str | bytes, *, exact_integers: bool = True) -> Any:
+    """Parse JSON strictly: I-JSON, no duplicate keys, no NaN or Infinity.
+
+    With ``exact_integers`` (for input), an integer literal beyond
+    ±(2**53-1) is an error; without (for stored canonical JSON), it is the
+    double JCS wrote it for.
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -271,7 +295,12 @@ def parse_json(text: str | bytes) -> Any:
             raise EncodingError(f"JSON text is not UTF-8: {e.reason} at byte {e.start}") from e
     try:
         return json.loads(
-            text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant
+            text,
+            object_pairs_hook=_refuse_duplicates,
+            parse_constant=_refuse_constant,
+            parse_int=_exact_int if exact_integers else _double_int,
         )
     except json.JSONDecodeError as e:
         raise EncodingError(f"invalid JSON: {e}") from e
+    except RecursionError as e:
+        raise EncodingError("invalid JSON: nested too deeply") from e

@@ -193,7 +193,7 @@ def decode_payload(text: str | None) -> dict[str, Any] | None:
     """The payload object of a stored JCS text (None stays None: redacted)."""
     if text is None:
         return None
-    value = parse_json(text)
+    value = parse_json(text, exact_integers=False)
     if not isinstance(value, dict):
         raise ValidationError("stored payload is not a JSON object")
     return value

@@ -41,7 +41,8 @@ def run(
         [MLLEDGER, *args], capture_output=True, text=True, encoding="utf-8", input=stdin,
         env=env or clean_env(), cwd=cwd, timeout=120, check=False,
     )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr[-1500:]
+    shown = result.stdout + result.stderr
+    assert "Traceback" not in shown, f"a traceback was printed:\n{result.stderr[-1500:]}"
     return result
 
 
@@ -183,7 +184,8 @@ REFUSED = [
     ("wrong-field-type", "run.tags_set", '{"run_id": "r1", "tags": {"team": 7}}',
      "tags.team: Input should be a valid string"),
     ("missing-field", "run.tags_set", '{"run_id": "r1"}', "tags: Field required"),
-    ("extra-field", "run.tags_set", '{"run_id": "r1", "tags": {}, "x": 1}', "x: Extra inputs are not permitted"),
+    ("extra-field", "run.tags_set", '{"run_id": "r1", "tags": {}, "x": 1}',
+     "x: Extra inputs are not permitted"),
     ("not-an-object", "run.tags_set", "[1, 2]", "payload must be a JSON object, got list"),
     ("nan", "run.metrics_logged", METRIC % ("NaN", 0), "NaN is not a JSON number; write non-finite"),
     ("infinity", "run.metrics_logged", METRIC % ("-Infinity", 0), "-Infinity is not a JSON number"),
@@ -227,26 +229,36 @@ def test_refused_append_changes_nothing(uri: str, tmp_path: Path) -> None:
             or len(result.stderr.splitlines()) != 1
             or result.stdout
         ):
-            failures.append(f"{name}: exit {result.returncode}, stdout {result.stdout!r}, stderr {result.stderr[:500]!r}")
+            failures.append(
+                f"{name}: exit {result.returncode}, stdout {result.stdout!r}, stderr {result.stderr[:500]!r}"
+            )
     assert not failures, "\n".join(failures)
     report = verify_json(uri)
     assert (report["events"], report["head"], report["ok"]) == (1, head, True)
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "message"),
     [
-        pytest.param('{"run_id": "r1", "tags": ' + "[" * 100_000 + "]" * 100_000 + "}", id="nested-100000-deep"),
-        pytest.param('{"run_id": "r1", "tags": {}, "n": ' + "1" * 5000 + "}", id="integer-literal-5000-digits"),
+        pytest.param(
+            '{"run_id": "r1", "tags": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "invalid JSON: nested too deeply",
+            id="nested-deep",
+        ),
+        pytest.param(
+            '{"run_id": "r1", "tags": {}, "n": ' + "1" * 5000 + "}",
+            "integer 11111111111111111111…(5000 digits) is outside the I-JSON range",
+            id="integer-5000-digits",
+        ),
     ],
 )
-def test_pathological_json_is_refused_cleanly(uri: str, tmp_path: Path, payload: str) -> None:
+def test_pathological_json_is_refused_cleanly(uri: str, tmp_path: Path, payload: str, message: str) -> None:
     """JSON the parser cannot take must be a usage error, not a crash."""
     with ledger.open(uri):
         pass
     result = run("--uri", uri, "append", "run.tags_set", _argument("@" + payload, tmp_path, "payload"))
     assert result.returncode == 2, f"exit {result.returncode}: ...{result.stderr[-300:]}"
-    assert result.stderr.startswith("mlledger: error: invalid JSON"), result.stderr[-300:]
+    assert result.stderr.startswith(f"mlledger: error: {message}"), result.stderr[-300:]
     assert verify_json(uri)["events"] == 0
 
 
@@ -274,7 +286,7 @@ def test_unreadable_payload_file(uri: str, tmp_path: Path) -> None:
     missing = tmp_path / "missing.json"
     result = run("--uri", uri, "append", "run.tags_set", f"@{missing}")
     assert result.returncode == 2
-    assert f"cannot read {missing}" in result.stderr
+    assert f"mlledger: error: cannot read the payload file {missing}" in result.stderr
     assert verify_json(uri)["events"] == 0
 
 

@@ -222,9 +222,20 @@ def _rewrite_consistently(lines: list[str]) -> list[str]:
     return lines
 
 
-def _truncate_then_append_unlinked(lines: list[str]) -> list[str]:
+def _drop_first(lines: list[str]) -> list[str]:
     """Drop the first event: seq 0 is missing and event 1 no longer links to genesis."""
     return lines[1:]
+
+
+def _drop_middle(lines: list[str]) -> list[str]:
+    """Drop events 2..5: one gap naming the whole run."""
+    return lines[:2] + lines[6:]
+
+
+def _far_seq(lines: list[str]) -> list[str]:
+    """A seq near 2**53 on the last line: reported as a gap, without counting to it."""
+    lines[7] = lines[7].replace('"seq":7,', f'"seq":{SAFE},')
+    return lines
 
 
 def rfc8785_sha256(value: Any) -> str:
@@ -244,7 +255,9 @@ def rfc8785_sha256(value: Any) -> str:
         pytest.param(_null_payload, {(1, "payload_missing")}, id="null-payload"),
         pytest.param(_duplicate_line, {(2, "duplicate"), (2, "broken_link")}, id="duplicate"),
         pytest.param(_rewrite_consistently, {(7, "broken_link")}, id="rewrite-recomputed"),
-        pytest.param(_truncate_then_append_unlinked, {(0, "gap"), (1, "broken_link")}, id="drop-first"),
+        pytest.param(_drop_first, {(0, "gap"), (1, "broken_link")}, id="drop-first"),
+        pytest.param(_drop_middle, {(2, "gap"), (6, "broken_link")}, id="drop-middle"),
+        pytest.param(_far_seq, {(7, "gap"), (SAFE, "header_altered")}, id="far-seq"),
     ],
 )
 def test_tampering_is_named(
@@ -266,8 +279,13 @@ def test_tampering_is_named(
         pytest.param('"schema":1', '"schema":-Infinity', "-Infinity is not a JSON number", id="infinity"),
         pytest.param('"v":1}', '"v":1,"extra":0}', "unexpected ['extra']", id="extra-field"),
         pytest.param('"actor":"alice",', "", "missing ['actor']", id="missing-field"),
-        pytest.param('"seq":1,', '"seq":"1",', "wrong JSON type for seq", id="string-seq"),
+        pytest.param('"seq":1,', '"seq":"1",', "wrong JSON type or value for seq", id="string-seq"),
+        pytest.param('"seq":1,', '"seq":-1,', "wrong JSON type or value for seq", id="negative-seq"),
         pytest.param('"v":1}', '"v":1', "Expecting ',' delimiter", id="cut-short"),
+        pytest.param('"v":1}', '"v":1,"x":' + "[" * 100_000 + "]" * 100_000 + "}", "maximum recursion depth",
+                     id="nested-too-deep"),
+        pytest.param('"seq":1,', '"seq":' + "1" * 5000 + ",", "Exceeds the limit (4300 digits)",
+                     id="huge-integer"),
     ],
 )
 def test_malformed_line_is_reported(
