@@ -14,7 +14,8 @@ import multiprocessing
 import os
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from types import TracebackType
@@ -138,7 +139,7 @@ class Ledger:
             raise ValidationError(f"event id {duplicate} appears twice in one batch")
         sealed = self.store.append(prepared, self._clock)
         payloads = {p.id: p.payload for p in prepared}
-        return [_recorded(s, payloads.get(s.id)) for s in sealed]
+        return [_from_row(s, payloads.get(s.id)) for s in sealed]
 
     # -- reading -------------------------------------------------------------
 
@@ -180,35 +181,43 @@ class Ledger:
             return ChainVerifier(redactions=redactions).report()
         workers = _verify_workers(head.size) if workers is None else max(1, workers)
         if workers == 1:
-            verifier = ChainVerifier(redactions=redactions)
-            rows = self.store.scan(0, head.size)
-            while chunk := list(itertools.islice(rows, _PROGRESS_EVERY)):
-                verifier.feed(chunk)
-                if progress:
-                    progress(verifier.events_seen)
-            return verifier.report()
+            return combine([_verify_rows(self.store, 0, head.size, redactions, progress)])
         return self._verify_in_processes(head.size, redactions, workers, progress)
 
     def _verify_in_processes(
         self, size: int, redactions: dict[int, int], workers: int, progress: Progress | None
     ) -> VerifyReport:
+        """Ranges of seqs checked by ``workers - 1`` processes and this one."""
         step = max(_MIN_RANGE, -(-size // (workers * 4)))
-        ranges = [(start, min(start + step, size)) for start in range(0, size, step)]
+        queue = deque(enumerate((start, min(start + step, size)) for start in range(0, size, step)))
+        count = len(queue)
+        segments: dict[int, Segment] = {}
+
+        def done(index: int, segment: Segment) -> None:
+            segments[index] = segment
+            if progress:
+                progress(sum(s.events for s in segments.values()))
+
         # Forked workers must not share the parent's pooled connections; fork
         # only a single-threaded process (a fork copies no other thread's locks).
         self.store.engine.dispose()
         fork = sys.platform == "linux" and threading.active_count() == 1
         context = multiprocessing.get_context("fork" if fork else "spawn")
-        segments: list[Segment] = []
         with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_open_worker_store, initargs=(self.uri,)
+            workers - 1, mp_context=context, initializer=_open_worker_store, initargs=(self.uri,)
         ) as pool:
-            jobs = [pool.submit(_verify_range, start, stop, redactions) for start, stop in ranges]
-            for job in jobs:
-                segments.append(job.result())
-                if progress:
-                    progress(sum(s.events for s in segments))
-        return combine(segments)
+            running: dict[Future[Segment], int] = {}
+            while queue or running:
+                while queue and len(running) < 2 * (workers - 1):  # workers take from the front
+                    index, (start, stop) = queue.popleft()
+                    running[pool.submit(_verify_range, start, stop, redactions)] = index
+                if queue:  # this process takes from the back
+                    index, (start, stop) = queue.pop()
+                    done(index, _verify_rows(self.store, start, stop, redactions))
+                finished, _ = wait(running, timeout=0 if queue else None, return_when=FIRST_COMPLETED)
+                for job in finished:
+                    done(running.pop(job), job.result())
+        return combine(segments[index] for index in range(count))
 
     def export_jsonl(self, sink: IO[str], progress: Progress | None = None) -> int:
         """Write every event as one JSON line (DESIGN §2); returns the count."""
@@ -255,31 +264,26 @@ def _open_worker_store(uri: str) -> None:
 def _verify_range(start: int, stop: int, redactions: dict[int, int]) -> Segment:
     """Check seqs [start, stop) in a worker process."""
     assert _worker_store is not None, "worker store not opened"
+    return _verify_rows(_worker_store, start, stop, redactions)
+
+
+def _verify_rows(
+    store: SqlEventStore, start: int, stop: int, redactions: dict[int, int], progress: Progress | None = None
+) -> Segment:
     verifier = ChainVerifier(redactions=redactions)
-    rows = _worker_store.scan(start, stop)
+    rows = store.scan(start, stop)
     while chunk := list(itertools.islice(rows, _PROGRESS_EVERY)):
         verifier.feed(chunk)
+        if progress:
+            progress(verifier.events_seen)
     return verifier.segment()
 
 
-def _recorded(sealed: Sealed, payload: dict[str, Any] | None) -> RecordedEvent:
-    return RecordedEvent(
-        seq=sealed.seq,
-        id=sealed.id,
-        type=sealed.type,
-        schema=sealed.schema,
-        time=sealed.time,
-        actor=sealed.actor,
-        payload_digest=sealed.payload_digest,
-        prev=sealed.prev,
-        hash=sealed.hash,
-        payload=payload if payload is not None else decode_payload(sealed.payload_text),
-    )
-
-
-def _from_row(row: StoredRow) -> RecordedEvent:
+def _from_row(row: StoredRow | Sealed, payload: dict[str, Any] | None = None) -> RecordedEvent:
+    """A stored row (or a just-sealed event, same shape) as a RecordedEvent;
+    ``payload``, when known, saves decoding the stored text again."""
     seq, v, id_, type_, schema, time, actor, digest, prev, hash_, body = row
     return RecordedEvent(
-        seq=seq, id=id_, type=type_, schema=schema, time=time, actor=actor,
-        payload_digest=digest, prev=prev, hash=hash_, payload=decode_payload(body), v=v,
+        seq, id_, type_, schema, time, actor, digest, prev, hash_,
+        payload if payload is not None else decode_payload(body), v,
     )

@@ -192,25 +192,39 @@ def header_bytes(
 
 
 def header_row_bytes(
-    seq: int, v: int, id: str, type: str, schema: int, time: str, actor: str,
-    payload_digest: str, prev: str,
+    seq: int, v: int, event_id: str, event_type: str, schema: int, time: str, actor: str,
+    digest: str, prev: str,
 ) -> bytes:
     """``header_bytes`` taking the fields in table-column order (hot paths)."""
-    if not (_is_int(seq) and _is_int(schema) and _is_int(v)):
-        raise EncodingError(
-            f"header integers must be integers: seq={seq!r} schema={schema!r} v={v!r}"
+    if not (
+        type(seq) is int and type(schema) is int and type(v) is int
+        and -MAX_SAFE_INTEGER <= seq <= MAX_SAFE_INTEGER
+        and -MAX_SAFE_INTEGER <= schema <= MAX_SAFE_INTEGER
+        and -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER
+    ):
+        raise EncodingError(f"header integers must be integers: seq={seq!r} schema={schema!r} v={v!r}")
+    try:
+        plain = actor + event_id + event_type + time + digest + prev
+    except TypeError as e:
+        raise EncodingError(f"event {seq}: header text fields must be strings") from e
+    # Keys in UTF-16 order, as RFC 8785 sorts them. One escape check over all
+    # six strings: usually none needs escaping, and six calls cost more.
+    if len(_quote(plain)) == len(plain) + 2:
+        text = (
+            f'{{"actor":"{actor}","id":"{event_id}","payload_digest":"{digest}","prev":"{prev}",'
+            f'"schema":{schema},"seq":{seq},"time":"{time}","type":"{event_type}","v":{v}}}'
         )
-    # Keys in UTF-16 order, as RFC 8785 sorts them.
-    text = (
-        f'{{"actor":{_quote(actor)},"id":{_quote(id)},'
-        f'"payload_digest":{_quote(payload_digest)},"prev":{_quote(prev)},'
-        f'"schema":{schema},"seq":{seq},"time":{_quote(time)},'
-        f'"type":{_quote(type)},"v":{v}}}'
-    )
+    else:
+        text = (
+            f'{{"actor":{_quote(actor)},"id":{_quote(event_id)},'
+            f'"payload_digest":{_quote(digest)},"prev":{_quote(prev)},'
+            f'"schema":{schema},"seq":{seq},"time":{_quote(time)},'
+            f'"type":{_quote(event_type)},"v":{v}}}'
+        )
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise EncodingError(f"header text is not valid UTF-8: {e.reason}") from e
+        raise EncodingError(f"event {seq}: header text is not valid UTF-8: {e.reason}") from e
 
 
 def export_line(header: tuple[int, int, str, str, int, str, str, str, str], hash: str, payload_jcs: str | None) -> str:
@@ -235,15 +249,12 @@ def event_hash(header: bytes) -> str:
     return hashlib.sha256(header).hexdigest()
 
 
-def _is_int(value: object) -> bool:
-    return type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER  # type: ignore[operator]
-
-
 def format_time(moment: datetime) -> str:
     """RFC 3339 UTC with microseconds and 'Z': 2026-11-26T10:50:03.123456Z."""
     if moment.tzinfo is None:
         raise EncodingError(f"time {moment.isoformat()} has no time zone")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is C and several times faster than strftime on the append path.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

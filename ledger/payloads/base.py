@@ -42,16 +42,14 @@ class Payload(Strict):
     SCHEMA_VERSION: ClassVar[int] = 1
 
     @classmethod
-    def check(cls, data: Any, *, where: str) -> dict[str, Any]:
+    def check(cls, data: Any) -> dict[str, Any]:
         """Validate ``data`` and return its canonical dict (defaults filled in)."""
         if not isinstance(data, dict):
-            raise ValidationError(
-                f"{where}: payload must be a JSON object, got {type(data).__name__}"
-            )
+            raise ValidationError(f"payload must be a JSON object, got {type(data).__name__}")
         try:
             model = cls.__pydantic_validator__.validate_python(data)
         except pydantic.ValidationError as e:
-            raise ValidationError(f"{where}: {_describe(e)}") from e
+            raise ValidationError(_describe(e)) from e
         # The validator and serializer directly: model_validate/model_dump add
         # a third to the cost of every append (benchmarks/append.py).
         result: dict[str, Any] = cls.__pydantic_serializer__.to_python(model)

@@ -147,11 +147,8 @@ class SqlEventStore:
                     record = seal(item, seq=seq, prev=prev, time=time)
                     sealed.append(record)
                     seq, prev = seq + 1, record.hash
-                cursor.executemany(
-                    self._insert_event,
-                    [(s.seq, 1, s.id, s.type, s.schema, s.time, s.actor, s.payload_digest, s.prev, s.hash) for s in sealed],
-                )
-                cursor.executemany(self._insert_payload, [(s.seq, s.payload_text) for s in sealed])
+                cursor.executemany(self._insert_event, [s[:10] for s in sealed])
+                cursor.executemany(self._insert_payload, [(s[0], s[10]) for s in sealed])
                 raw.commit()
                 return sealed
             except Exception as e:
@@ -182,7 +179,7 @@ class SqlEventStore:
                     f"event id {item.id} is already used by event {row[0]} "
                     f"({row[3]} by {row[6]}) with different content"
                 )
-            result.append(_sealed(row))
+            result.append(Sealed(*row))
         return result
 
     # -- reading -------------------------------------------------------------
@@ -233,11 +230,6 @@ class SqlEventStore:
             return _RawConnection(self.engine)
         except SQLAlchemyError as e:
             raise StorageError(f"cannot connect to the ledger: {_reason(e)}") from e
-
-
-def _sealed(row: Sequence[Any]) -> Sealed:
-    seq, _v, id_, type_, schema, time, actor, digest, prev, hash_, body = row
-    return Sealed(seq, id_, type_, schema, time, actor, digest, prev, hash_, body)
 
 
 class _RawConnection:

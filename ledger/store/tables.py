@@ -13,6 +13,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "Checkpoint", "Event", "LedgerMeta", "PayloadRow"]
 
+# BIGINT on PostgreSQL; on SQLite it must be spelled INTEGER to make the key
+# the table's rowid: with BIGINT, SQLite keeps a second index for the key,
+# which every append then writes and every verify join reads.
+Seq = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class Base(DeclarativeBase):
     pass
@@ -23,7 +28,7 @@ class Event(Base):
 
     __tablename__ = "events"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=False)
     v: Mapped[int] = mapped_column(Integer)
     id: Mapped[str] = mapped_column(String(36), unique=True)
     type: Mapped[str] = mapped_column(String(128))
@@ -47,7 +52,7 @@ class PayloadRow(Base):
 
     __tablename__ = "payloads"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=False)
     body: Mapped[str] = mapped_column(Text)
 
 
@@ -56,7 +61,7 @@ class Checkpoint(Base):
 
     __tablename__ = "checkpoints"
 
-    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=False)
     root: Mapped[str] = mapped_column(String(64))
     time: Mapped[str] = mapped_column(String(27))
     note: Mapped[str] = mapped_column(Text)

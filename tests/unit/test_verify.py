@@ -20,7 +20,7 @@ def _chain(n: int) -> list[Row]:
     for seq in range(n):
         event = PendingEvent("run.tags_set", {"run_id": "r", "tags": {"i": str(seq)}}, "alice", id=f"00000000-0000-4000-8000-{seq:012d}")
         s = seal(prepare(event), seq=seq, prev=prev, time="2026-11-26T10:50:00.000000Z")
-        rows.append([s.seq, 1, s.id, s.type, s.schema, s.time, s.actor, s.payload_digest, s.prev, s.hash, s.payload_text])
+        rows.append(list(s))
         prev = s.hash
     return rows
 
