@@ -78,12 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         description="Append throughput (single durable appends and append_many batches), "
         "with raw SHA-256 over the same header bytes as the baseline.",
     )
-    parser.add_argument("--single", type=int, default=5_000, metavar="N",
-                        help="events appended one per transaction (default: 5000)")
-    parser.add_argument("--total", type=int, default=100_000, metavar="N",
-                        help="events appended in batches (default: 100000)")
-    parser.add_argument("--batch", type=int, default=1_000, metavar="B",
-                        help="events per append_many batch (default: 1000)")
+    parser.add_argument(
+        "--single", type=int, default=5_000, metavar="N", help="events appended one per transaction (default: 5000)"
+    )
+    parser.add_argument(
+        "--total", type=int, default=100_000, metavar="N", help="events appended in batches (default: 100000)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=1_000, metavar="B", help="events per append_many batch (default: 1000)"
+    )
     common.add_common_args(parser, default_repeat=5)
     args = parser.parse_args(argv)
     backends = common.backends_of(args, parser)
@@ -95,11 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         "event": common.event_shape(),
         "single": f"{args.single:,} x lg.append(), one durable transaction each, on a new empty ledger",
         "batched": f"{args.total:,} events as {-(-args.total // args.batch):,} x lg.append_many() "
-                   f"of {args.batch:,} (PendingEvent built inside the timed loop), on a new empty ledger",
+        f"of {args.batch:,} (PendingEvent built inside the timed loop), on a new empty ledger",
         "repetitions": f"{args.repeat} per figure, median reported",
         "baseline": "hashlib.sha256(h).hexdigest() over the header bytes of the last ledger written "
-                    "(rebuilt from export_jsonl with ledger.encoding.header_bytes), same run, "
-                    f"{args.repeat} repetitions, median",
+        "(rebuilt from export_jsonl with ledger.encoding.header_bytes), same run, "
+        f"{args.repeat} repetitions, median",
         "backends": ", ".join(backends),
     }
     machine = common.machine_facts()
@@ -110,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     for backend in backends:
         if backend == "sqlite":
             where = args.tmpdir or tempfile.gettempdir()
-            facts = {"directory": where, "filesystem": common.filesystem_of(where),
-                     "settings": "library defaults (WAL, synchronous=FULL)"}
+            facts = {
+                "directory": where,
+                "filesystem": common.filesystem_of(where),
+                "settings": "library defaults (WAL, synchronous=FULL)",
+            }
         else:
             facts = common.postgres_facts(args.pg_admin)
         backend_facts[backend] = facts
@@ -127,8 +133,11 @@ def main(argv: list[str] | None = None) -> int:
             samples = common.rates(count, seconds)
             fig = Figure(
                 backend=backend,
-                name=(f"single append, one transaction per event (N={count:,})" if mode == "single"
-                      else f"append_many, batches of {args.batch:,} (N={count:,})"),
+                name=(
+                    f"single append, one transaction per event (N={count:,})"
+                    if mode == "single"
+                    else f"append_many, batches of {args.batch:,} (N={count:,})"
+                ),
                 unit="events/s",
                 samples=samples,
                 target=target,
@@ -141,14 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     print("results:", file=out)
     common.print_figures(figures, out)
     print(f"load average at the end (1, 5, 15 min; 2 shared cores): {common.load_average()}", file=out)
-    common.write_json(args.json, {
-        "benchmark": "append",
-        "workload": workload,
-        "machine": machine,
-        "backends": backend_facts,
-        "figures": [f.to_json() for f in figures],
-        "load_average_end": os.getloadavg(),
-    })
+    common.write_json(
+        args.json,
+        {
+            "benchmark": "append",
+            "workload": workload,
+            "machine": machine,
+            "backends": backend_facts,
+            "figures": [f.to_json() for f in figures],
+            "load_average_end": os.getloadavg(),
+        },
+    )
     return 0
 
 

@@ -66,9 +66,7 @@ def metric_payloads(count: int, *, start: int = 0, seed: int = 1) -> list[dict[s
     return [
         {
             "run_id": RUN_ID,
-            "metrics": [
-                {"key": "loss", "value": rng.uniform(0.05, 2.5), "step": i, "timestamp": _EPOCH_MS + 1000 * i}
-            ],
+            "metrics": [{"key": "loss", "value": rng.uniform(0.05, 2.5), "step": i, "timestamp": _EPOCH_MS + 1000 * i}],
         }
         for i in range(start, start + count)
     ]
@@ -172,26 +170,37 @@ def print_facts(title: str, facts: dict[str, Any], out: IO[str]) -> None:
 
 def add_common_args(parser: argparse.ArgumentParser, *, default_repeat: int) -> None:
     parser.add_argument(
-        "--backend", choices=("sqlite", "postgres", "both"), default="sqlite",
+        "--backend",
+        choices=("sqlite", "postgres", "both"),
+        default="sqlite",
         help="which store to measure (default: sqlite)",
     )
     parser.add_argument(
-        "--pg-admin", metavar="URI", default=os.environ.get(PG_ENV),
+        "--pg-admin",
+        metavar="URI",
+        default=os.environ.get(PG_ENV),
         help=f"admin URI of a PostgreSQL role with CREATEDB; a new database is created for each "
-             f"measurement and dropped afterwards (default: ${PG_ENV}), e.g. "
-             "postgresql+psycopg://mlledger_test:mlledger_test@127.0.0.1:5432/postgres",
+        f"measurement and dropped afterwards (default: ${PG_ENV}), e.g. "
+        "postgresql+psycopg://mlledger_test:mlledger_test@127.0.0.1:5432/postgres",
     )
     parser.add_argument(
-        "--repeat", type=int, default=default_repeat, metavar="R",
+        "--repeat",
+        type=int,
+        default=default_repeat,
+        metavar="R",
         help=f"repetitions of each measurement; the median is reported (default: {default_repeat})",
     )
     parser.add_argument(
-        "--tmpdir", metavar="DIR", default=None,
+        "--tmpdir",
+        metavar="DIR",
+        default=None,
         help="where temporary SQLite ledgers go (default: the system temp dir); "
-             "use a disk, not tmpfs, or durable commits cost nothing",
+        "use a disk, not tmpfs, or durable commits cost nothing",
     )
     parser.add_argument(
-        "--json", metavar="PATH", default=None,
+        "--json",
+        metavar="PATH",
+        default=None,
         help="also write the figures as JSON to PATH ('-' = stdout; the text report then goes to stderr)",
     )
 
@@ -239,7 +248,7 @@ def _libpq(uri: str) -> str:
 
 
 def _pg_connect(admin: str) -> Any:
-    import psycopg  # noqa: PLC0415 - only PostgreSQL runs need the driver
+    import psycopg
 
     return psycopg.connect(_libpq(admin), autocommit=True)
 
@@ -256,9 +265,7 @@ def postgres_facts(admin: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def fresh_ledger_uri(
-    backend: str, *, pg_admin: str | None = None, tmpdir: str | None = None
-) -> Iterator[str]:
+def fresh_ledger_uri(backend: str, *, pg_admin: str | None = None, tmpdir: str | None = None) -> Iterator[str]:
     """The URI of a brand-new, empty ledger location, removed afterwards.
 
     SQLite: a new file in a new temporary directory. PostgreSQL: a newly
@@ -277,8 +284,10 @@ def fresh_ledger_uri(
         with _pg_connect(pg_admin) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         try:
-            yield make_url(pg_admin).set(drivername="postgresql+psycopg", database=name).render_as_string(
-                hide_password=False
+            yield (
+                make_url(pg_admin)
+                .set(drivername="postgresql+psycopg", database=name)
+                .render_as_string(hide_password=False)
             )
         finally:
             with _pg_connect(pg_admin) as conn:
@@ -329,8 +338,14 @@ class Figure:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(median=self.median, min=min(self.samples), max=max(self.samples),
-                    repetitions=len(self.samples), ratio_to_target=self.ratio, status=self.status)
+        data.update(
+            median=self.median,
+            min=min(self.samples),
+            max=max(self.samples),
+            repetitions=len(self.samples),
+            ratio_to_target=self.ratio,
+            status=self.status,
+        )
         return data
 
 

@@ -167,9 +167,7 @@ def _cached_size(path: Path) -> int | None:
         return None
 
 
-def cached_sqlite_ledger(
-    cache_dir: Path, events: int, batch: int, *, rebuild: bool
-) -> tuple[str, dict[str, Any]]:
+def cached_sqlite_ledger(cache_dir: Path, events: int, batch: int, *, rebuild: bool) -> tuple[str, dict[str, Any]]:
     """The URI of a cached SQLite ledger of ``events`` events, built if missing."""
     path, meta_path = _cache_paths(cache_dir, events)
     if path.exists() and meta_path.exists() and not rebuild:
@@ -217,8 +215,16 @@ def ledger_of(backend: str, args: argparse.Namespace) -> Iterator[tuple[str, dic
         return
     with common.fresh_ledger_uri(backend, pg_admin=args.pg_admin) as uri:
         seconds = build(uri, args.events, args.batch)
-        yield uri, {"events": args.events, "batch": args.batch, "build_seconds": round(seconds, 3),
-                    "build_events_per_s": round(args.events / seconds), "reused": False}
+        yield (
+            uri,
+            {
+                "events": args.events,
+                "batch": args.batch,
+                "build_seconds": round(seconds, 3),
+                "build_events_per_s": round(args.events / seconds),
+                "reused": False,
+            },
+        )
 
 
 # -- measuring -------------------------------------------------------------------
@@ -230,11 +236,15 @@ def verify_seconds(uri: str, events: int, repeat: int, backend: str) -> list[flo
         for rep in range(repeat):
             took, report = common.time_call(lg.verify)
             if not report.ok or report.events != events:
-                raise SystemExit(f"verify of the benchmark ledger failed: {report.events} events, "
-                                 f"faults: {[str(f) for f in report.faults[:3]]}")
+                raise SystemExit(
+                    f"verify of the benchmark ledger failed: {report.events} events, "
+                    f"faults: {[str(f) for f in report.faults[:3]]}"
+                )
             samples.append(took)
-            common.progress(f"{backend} verify: repetition {rep + 1}/{repeat}: {events:,} events "
-                            f"in {took:.2f} s = {events / took:,.0f} events/s")
+            common.progress(
+                f"{backend} verify: repetition {rep + 1}/{repeat}: {events:,} events "
+                f"in {took:.2f} s = {events / took:,.0f} events/s"
+            )
     return samples
 
 
@@ -254,7 +264,10 @@ def child_memory(uri: str, mode: str) -> ChildMemory:
     """Peak memory of a fresh interpreter that opens ``uri`` and runs ``mode``."""
     done = subprocess.run(
         [sys.executable, "-S", "-c", _LAUNCHER, sys.executable, "-c", _CHILD, uri, mode],
-        capture_output=True, text=True, cwd=common.REPO_DIR, check=False,
+        capture_output=True,
+        text=True,
+        cwd=common.REPO_DIR,
+        check=False,
     )
     if done.returncode != 0:
         raise SystemExit(f"the {mode} child failed ({done.returncode}):\n{done.stderr}")
@@ -273,17 +286,31 @@ def child_memory(uri: str, mode: str) -> ChildMemory:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Verify throughput and peak memory, with raw SHA-256 over the same header "
-        "bytes as the baseline.",
+        description="Verify throughput and peak memory, with raw SHA-256 over the same header bytes as the baseline.",
     )
-    parser.add_argument("--events", type=int, default=1_000_000, metavar="N",
-                        help="events in the ledger (default: 1000000)")
-    parser.add_argument("--batch", type=int, default=10_000, metavar="B",
-                        help="events per append_many batch while building (default: 10000)")
-    parser.add_argument("--mem-repeat", type=int, default=3, metavar="R",
-                        help="child processes whose peak memory is measured (default: 3)")
-    parser.add_argument("--cache-dir", default=str(common.OUT_DIR), metavar="DIR",
-                        help="where the built SQLite ledger is cached (default: benchmarks/out)")
+    parser.add_argument(
+        "--events", type=int, default=1_000_000, metavar="N", help="events in the ledger (default: 1000000)"
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=10_000,
+        metavar="B",
+        help="events per append_many batch while building (default: 10000)",
+    )
+    parser.add_argument(
+        "--mem-repeat",
+        type=int,
+        default=3,
+        metavar="R",
+        help="child processes whose peak memory is measured (default: 3)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=str(common.OUT_DIR),
+        metavar="DIR",
+        help="where the built SQLite ledger is cached (default: benchmarks/out)",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached SQLite ledger")
     common.add_common_args(parser, default_repeat=5)
     args = parser.parse_args(argv)
@@ -295,17 +322,16 @@ def main(argv: list[str] | None = None) -> int:
     workload = {
         "ledger": f"{args.events:,} events built with lg.append_many() in batches of {args.batch:,}",
         "event": common.event_shape(),
-        "verify": f"lg.verify() over the whole ledger, {args.repeat} repetitions in one process, "
-                  "median reported",
+        "verify": f"lg.verify() over the whole ledger, {args.repeat} repetitions in one process, median reported",
         "memory": f"peak RSS (ru_maxrss via os.wait4, MB = 10^6 bytes) of a fresh `python -c` child that "
-                  f"only opens the ledger and verifies it, {args.mem_repeat} children, median; also the "
-                  "peak summed PSS/RSS of its process tree (verify workers), sampled every 50 ms; "
-                  "an open-only child is measured too, for the interpreter + import floor",
+        f"only opens the ledger and verifies it, {args.mem_repeat} children, median; also the "
+        "peak summed PSS/RSS of its process tree (verify workers), sampled every 50 ms; "
+        "an open-only child is measured too, for the interpreter + import floor",
         "verify workers": "lg.verify() default (the library decides; MLLEDGER_VERIFY_WORKERS="
-                          f"{os.environ.get('MLLEDGER_VERIFY_WORKERS', 'unset')})",
+        f"{os.environ.get('MLLEDGER_VERIFY_WORKERS', 'unset')})",
         "baseline": "hashlib.sha256(h).hexdigest() over the header bytes of the same ledger "
-                    "(rebuilt from export_jsonl with ledger.encoding.header_bytes), same run, "
-                    f"{args.repeat} repetitions, median",
+        "(rebuilt from export_jsonl with ledger.encoding.header_bytes), same run, "
+        f"{args.repeat} repetitions, median",
         "backends": ", ".join(backends),
     }
     machine = common.machine_facts()
@@ -321,9 +347,12 @@ def main(argv: list[str] | None = None) -> int:
             facts: dict[str, Any] = {}
             if backend == "sqlite":
                 path = Path(uri.removeprefix("sqlite:///"))
-                facts = {"ledger": str(path), "filesystem": common.filesystem_of(path),
-                         "file_mb": round(path.stat().st_size / 1e6, 1),
-                         "settings": "library defaults (WAL, synchronous=FULL)"}
+                facts = {
+                    "ledger": str(path),
+                    "filesystem": common.filesystem_of(path),
+                    "file_mb": round(path.stat().st_size / 1e6, 1),
+                    "settings": "library defaults (WAL, synchronous=FULL)",
+                }
             else:
                 facts = common.postgres_facts(args.pg_admin)
             how = f"{built['build_seconds']:.1f} s, {built['build_events_per_s']:,} events/s (append_many)"
@@ -362,45 +391,64 @@ def main(argv: list[str] | None = None) -> int:
             del headers, payloads
 
         rates = common.rates(args.events, seconds)
-        throughput = Figure(backend=backend, name=f"verify throughput (N={args.events:,})",
-                            unit="events/s", samples=rates, target=RATE_TARGET, baseline=raw)
-        throughput.baseline_text = (
-            f"raw hashlib SHA-256 of the same {args.events:,} header bytes: {raw:,.0f} hashes/s"
+        throughput = Figure(
+            backend=backend,
+            name=f"verify throughput (N={args.events:,})",
+            unit="events/s",
+            samples=rates,
+            target=RATE_TARGET,
+            baseline=raw,
         )
-        duration = Figure(backend=backend, name=f"verify time (N={args.events:,})", unit="s",
-                          samples=seconds, higher_is_better=False)
+        throughput.baseline_text = f"raw hashlib SHA-256 of the same {args.events:,} header bytes: {raw:,.0f} hashes/s"
+        duration = Figure(
+            backend=backend, name=f"verify time (N={args.events:,})", unit="s", samples=seconds, higher_is_better=False
+        )
         share = Figure(
-            backend=backend, name="verify rate as a share of the raw SHA-256 rate over the same headers",
-            unit="%", samples=[100 * r / raw for r in rates], target=RAW_SHARE_TARGET, baseline=raw,
+            backend=backend,
+            name="verify rate as a share of the raw SHA-256 rate over the same headers",
+            unit="%",
+            samples=[100 * r / raw for r in rates],
+            target=RAW_SHARE_TARGET,
+            baseline=raw,
             baseline_text=f"{raw:,.0f} hashes/s raw (hashlib, same run)",
-            notes={"info": f"verify also hashes each payload (mean {mean_payload:.0f} B): raw SHA-256 of "
-                           f"header + payload bytes = {raw_both:,.0f} events/s; verify runs at "
-                           f"{100 * statistics.median(rates) / raw_both:.1f}% of that"},
+            notes={
+                "info": f"verify also hashes each payload (mean {mean_payload:.0f} B): raw SHA-256 of "
+                f"header + payload bytes = {raw_both:,.0f} events/s; verify runs at "
+                f"{100 * statistics.median(rates) / raw_both:.1f}% of that"
+            },
         )
         floor_mb = statistics.median(f.maxrss for f in floor)
         processes = max(r.processes for r in runs)
         memory = Figure(
-            backend=backend, name=f"peak memory of a verify child, ru_maxrss (N={args.events:,})",
-            unit="MB", samples=[r.maxrss for r in runs], higher_is_better=False, target=MEMORY_TARGET_MB,
+            backend=backend,
+            name=f"peak memory of a verify child, ru_maxrss (N={args.events:,})",
+            unit="MB",
+            samples=[r.maxrss for r in runs],
+            higher_is_better=False,
+            target=MEMORY_TARGET_MB,
             baseline=floor_mb,
             baseline_text=f"open-only child (interpreter + imports + open): {floor_mb:.1f} MB; "
-                          f"verify adds {statistics.median(r.maxrss for r in runs) - floor_mb:.1f} MB",
+            f"verify adds {statistics.median(r.maxrss for r in runs) - floor_mb:.1f} MB",
             notes={
-                "check": "VmHWM the child read itself at exit: "
-                         f"{statistics.median(r.vmhwm for r in runs):.1f} MB",
+                "check": f"VmHWM the child read itself at exit: {statistics.median(r.vmhwm for r in runs):.1f} MB",
                 "scope": f"ru_maxrss is the largest single process; verify ran as up to {processes} "
-                         "process(es) at once (see the process-tree figure)",
+                "process(es) at once (see the process-tree figure)",
             },
         )
         pss = statistics.median(r.tree_pss for r in runs)
         tree = Figure(
             backend=backend,
             name=f"peak memory of the verify process tree, summed RSS, sampled (N={args.events:,})",
-            unit="MB", samples=[r.tree_rss for r in runs], higher_is_better=False, target=MEMORY_TARGET_MB,
-            notes={"pss": f"summed PSS (shared pages split between processes): {pss:.1f} MB median, "
-                          f"{'PASS' if pss <= MEMORY_TARGET_MB else 'MISS'} (≤ {MEMORY_TARGET_MB:.0f} MB)",
-                   "processes": f"up to {processes} at once (the child and its verify workers); "
-                                "sampled every 50 ms, so a shorter spike can be missed"},
+            unit="MB",
+            samples=[r.tree_rss for r in runs],
+            higher_is_better=False,
+            target=MEMORY_TARGET_MB,
+            notes={
+                "pss": f"summed PSS (shared pages split between processes): {pss:.1f} MB median, "
+                f"{'PASS' if pss <= MEMORY_TARGET_MB else 'MISS'} (≤ {MEMORY_TARGET_MB:.0f} MB)",
+                "processes": f"up to {processes} at once (the child and its verify workers); "
+                "sampled every 50 ms, so a shorter spike can be missed",
+            },
         )
         if args.events != MEMORY_TARGET_EVENTS:
             for fig in (memory, tree):
@@ -411,15 +459,18 @@ def main(argv: list[str] | None = None) -> int:
     print("results:", file=out)
     common.print_figures(figures, out)
     print(f"load average at the end (1, 5, 15 min; 2 shared cores): {common.load_average()}", file=out)
-    common.write_json(args.json, {
-        "benchmark": "verify",
-        "workload": workload,
-        "machine": machine,
-        "backends": backend_facts,
-        "figures": [f.to_json() for f in figures],
-        "load_average_end": os.getloadavg(),
-        "parent_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1),
-    })
+    common.write_json(
+        args.json,
+        {
+            "benchmark": "verify",
+            "workload": workload,
+            "machine": machine,
+            "backends": backend_facts,
+            "figures": [f.to_json() for f in figures],
+            "load_average_end": os.getloadavg(),
+            "parent_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1),
+        },
+    )
     return 0
 
 

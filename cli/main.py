@@ -111,7 +111,9 @@ def verify(ctx: click.Context, as_json: bool) -> None:
         redacted = f", {len(report.redacted)} redacted payloads" if report.redacted else ""
         click.echo(f"ok: {report.events} events intact{redacted}; head {report.head}")
     else:
-        click.echo(f"FAILED: {len(report.faults)} faults in {report.events} events; first at event {report.faults[0].seq}")
+        click.echo(
+            f"FAILED: {len(report.faults)} faults in {report.events} events; first at event {report.faults[0].seq}"
+        )
         for fault in report.faults[:20]:
             click.echo(f"  {fault}")
         if len(report.faults) > 20:

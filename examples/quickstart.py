@@ -23,7 +23,10 @@ def main() -> None:
         metrics = [
             PendingEvent(
                 "run.metrics_logged",
-                {"run_id": run_id, "metrics": [{"key": "rmse", "value": 3.0 / (step + 1), "step": step, "timestamp": now_ms + step}]},
+                {
+                    "run_id": run_id,
+                    "metrics": [{"key": "rmse", "value": 3.0 / (step + 1), "step": step, "timestamp": now_ms + step}],
+                },
                 actor=ledger.default_actor(),
             )
             for step in range(100)

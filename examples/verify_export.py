@@ -66,9 +66,7 @@ def sha256_jcs(value: Any) -> str:
 
 def parse_line(text: str) -> dict[str, Any]:
     """The event object of one line; ValueError saying why it is malformed."""
-    event = json.loads(
-        text, object_pairs_hook=strict_object, parse_constant=refuse_constant, parse_int=parse_integer
-    )
+    event = json.loads(text, object_pairs_hook=strict_object, parse_constant=refuse_constant, parse_int=parse_integer)
     if not isinstance(event, dict):
         raise ValueError("not a JSON object")
     if set(event) != LINE_FIELDS:

@@ -1,12 +1,12 @@
 """mlledger: a tamper-evident, hash-chained audit and lineage ledger for ML.
 
-    import ledger
-    with ledger.open() as lg:             # MLLEDGER_URI, or sqlite:///mlledger/ledger.db
-        lg.append("experiment.created", {"experiment_id": "e1", "name": "credit-scoring"})
-        assert lg.verify().ok
+import ledger
+with ledger.open() as lg:             # MLLEDGER_URI, or sqlite:///mlledger/ledger.db
+    lg.append("experiment.created", {"experiment_id": "e1", "name": "credit-scoring"})
+    assert lg.verify().ok
 """
 
-from ledger.api import DEFAULT_URI, Ledger, default_actor, default_uri, open
+from ledger.api import DEFAULT_URI, Ledger, default_actor, default_uri, open  # noqa: A004 - ledger.open()
 from ledger.errors import (
     ConflictError,
     EncodingError,

@@ -15,8 +15,8 @@ import os
 import sys
 import threading
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any, Final
@@ -105,9 +105,7 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     # -- writing -------------------------------------------------------------
@@ -176,7 +174,7 @@ class Ledger:
         overrides. ``progress`` is called with the number of events checked.
         """
         head = self.store.head()
-        redactions = redaction_targets(self.store.rows_of_type("ledger.redacted"))
+        redactions = redaction_targets(self.store.redaction_rows())
         if head is None:
             return ChainVerifier(redactions=redactions).report()
         workers = _verify_workers(head.size) if workers is None else max(1, workers)
@@ -226,7 +224,7 @@ class Ledger:
             return 0
         count = 0
         for row in self.store.scan(0, head.size):
-            sink.write(export_line(row[:9], row[9], row[10]))  # type: ignore[arg-type]
+            sink.write(export_line(row[:9], row[9], row[10]))
             sink.write("\n")
             count += 1
             if progress and count % _PROGRESS_EVERY == 0:
@@ -272,8 +270,8 @@ def _verify_rows(
 ) -> Segment:
     verifier = ChainVerifier(redactions=redactions)
     rows = store.scan(start, stop)
-    while chunk := list(itertools.islice(rows, _PROGRESS_EVERY)):
-        verifier.feed(chunk)
+    # A chunk at a time, for progress, without ever holding a list of rows.
+    while verifier.feed(itertools.islice(rows, _PROGRESS_EVERY)):
         if progress:
             progress(verifier.events_seen)
     return verifier.segment()
@@ -284,6 +282,15 @@ def _from_row(row: StoredRow | Sealed, payload: dict[str, Any] | None = None) ->
     ``payload``, when known, saves decoding the stored text again."""
     seq, v, id_, type_, schema, time, actor, digest, prev, hash_, body = row
     return RecordedEvent(
-        seq, id_, type_, schema, time, actor, digest, prev, hash_,
-        payload if payload is not None else decode_payload(body), v,
+        seq,
+        id_,
+        type_,
+        schema,
+        time,
+        actor,
+        digest,
+        prev,
+        hash_,
+        payload if payload is not None else decode_payload(body),
+        v,
     )

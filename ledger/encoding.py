@@ -54,7 +54,7 @@ _JSON = json.JSONEncoder(
 # first (RecursionError).
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
 _C_ENCODER: Any = (
-    _c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False)  # type: ignore[attr-defined]
+    _c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False)
     if _c_make_encoder is not None
     else None
 )
@@ -64,12 +64,14 @@ def _encode(value: Any) -> str:
     if _C_ENCODER is None:
         return _JSON.encode(value)
     return "".join(_C_ENCODER(value, 0))
+
+
 # encode_basestring (ensure_ascii=False) escapes exactly what RFC 8785 escapes:
 # '"', '\\' and U+0000..U+001F, with \b \t \n \f \r and lowercase \u00XX.
-_quote: Any = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote: Any = json.encoder.encode_basestring
 
 
-class _NeedsReference(Exception):
+class _NeedsReference(Exception):  # noqa: N818 - a signal, not an error
     """The fast path cannot prove its output equals RFC 8785 for this value."""
 
 
@@ -191,13 +193,22 @@ def header_bytes(
     return header_row_bytes(seq, v, id, type, schema, time, actor, payload_digest, prev)
 
 
-def header_row_bytes(
-    seq: int, v: int, event_id: str, event_type: str, schema: int, time: str, actor: str,
-    digest: str, prev: str,
+def header_row_bytes(  # noqa: PLR0917 - one positional argument per column, on the hot path
+    seq: int,
+    v: int,
+    event_id: str,
+    event_type: str,
+    schema: int,
+    time: str,
+    actor: str,
+    digest: str,
+    prev: str,
 ) -> bytes:
     """``header_bytes`` taking the fields in table-column order (hot paths)."""
     if not (
-        type(seq) is int and type(schema) is int and type(v) is int
+        type(seq) is int
+        and type(schema) is int
+        and type(v) is int
         and -MAX_SAFE_INTEGER <= seq <= MAX_SAFE_INTEGER
         and -MAX_SAFE_INTEGER <= schema <= MAX_SAFE_INTEGER
         and -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER
@@ -234,13 +245,13 @@ def export_line(header: tuple[int, int, str, str, int, str, str, str, str], hash
     redacted), so the line is itself canonical JSON and carries the exact
     bytes the payload digest commits to.
     """
-    seq, v, id, type, schema, time, actor, digest, prev = header
+    seq, v, event_id, event_type, schema, time, actor, digest, prev = header
     payload = "null" if payload_jcs is None else payload_jcs
     return (
-        f'{{"actor":{_quote(actor)},"hash":{_quote(hash)},"id":{_quote(id)},'
+        f'{{"actor":{_quote(actor)},"hash":{_quote(hash)},"id":{_quote(event_id)},'
         f'"payload":{payload},"payload_digest":{_quote(digest)},"prev":{_quote(prev)},'
         f'"schema":{schema},"seq":{seq},"time":{_quote(time)},'
-        f'"type":{_quote(type)},"v":{v}}}'
+        f'"type":{_quote(event_type)},"v":{v}}}'
     )
 
 
@@ -267,10 +278,7 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _refuse_constant(name: str) -> None:
-    raise EncodingError(
-        f"{name} is not a JSON number; write non-finite metric values as "
-        f'the string "{name}"'
-    )
+    raise EncodingError(f'{name} is not a JSON number; write non-finite metric values as the string "{name}"')
 
 
 def _exact_int(literal: str) -> int:

@@ -29,8 +29,8 @@ from ledger.payloads import payload_model
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "PendingEvent",
-    "RecordedEvent",
     "Prepared",
+    "RecordedEvent",
     "Sealed",
     "decode_payload",
     "new_event_id",
@@ -142,9 +142,7 @@ def prepare(event: PendingEvent, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD
     if not isinstance(event.actor, str) or not event.actor.strip():
         raise ValidationError(f"event {event_id}: actor must be a non-empty string")
     if len(event.actor) > _MAX_ACTOR:
-        raise ValidationError(
-            f"event {event_id}: actor is {len(event.actor)} characters, at most {_MAX_ACTOR} allowed"
-        )
+        raise ValidationError(f"event {event_id}: actor is {len(event.actor)} characters, at most {_MAX_ACTOR} allowed")
     try:
         event.actor.encode("utf-8")
     except UnicodeEncodeError as e:
@@ -157,8 +155,7 @@ def prepare(event: PendingEvent, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD
         raise type(e)(f"event {event_id} ({event.type}): {e}") from e
     if len(jcs) > max_payload_bytes:
         raise ValidationError(
-            f"event {event_id} ({event.type}): payload is {len(jcs)} bytes, "
-            f"the limit is {max_payload_bytes}"
+            f"event {event_id} ({event.type}): payload is {len(jcs)} bytes, the limit is {max_payload_bytes}"
         )
     return Prepared(event_id, event.type, model.SCHEMA_VERSION, event.actor, payload, jcs, payload_digest(jcs))
 
@@ -168,8 +165,17 @@ def seal(prepared: Prepared, *, seq: int, prev: str, time: str) -> Sealed:
     p = prepared
     header = header_row_bytes(seq, FORMAT_VERSION, p.id, p.type, p.schema, time, p.actor, p.payload_digest, prev)
     return Sealed(
-        seq, FORMAT_VERSION, p.id, p.type, p.schema, time, p.actor, p.payload_digest, prev,
-        event_hash(header), p.payload_jcs.decode("utf-8"),
+        seq,
+        FORMAT_VERSION,
+        p.id,
+        p.type,
+        p.schema,
+        time,
+        p.actor,
+        p.payload_digest,
+        prev,
+        event_hash(header),
+        p.payload_jcs.decode("utf-8"),
     )
 
 

@@ -27,13 +27,16 @@ __all__ = [
     "redaction_targets",
 ]
 
-FaultKind = Literal[
-    "payload_altered", "header_altered", "broken_link", "gap", "duplicate", "payload_missing"
-]
+FaultKind = Literal["payload_altered", "header_altered", "broken_link", "gap", "duplicate", "payload_missing"]
 MAX_FAULTS: Final = 1000
 # Within one event, faults are listed in the order a single pass finds them.
 _KIND_ORDER: Final = {
-    "gap": 0, "duplicate": 0, "payload_altered": 1, "payload_missing": 1, "header_altered": 2, "broken_link": 3,
+    "gap": 0,
+    "duplicate": 0,
+    "payload_altered": 1,
+    "payload_missing": 1,
+    "header_altered": 2,
+    "broken_link": 3,
 }
 
 
@@ -123,7 +126,9 @@ def combine(segments: Iterable[Segment], *, max_faults: int = MAX_FAULTS) -> Ver
             faults.append(Fault(expected, "gap", _gap_detail(expected, segment.first_seq)))
             total += 1
         elif segment.first_link != last_hash:
-            faults.append(Fault(segment.first_seq, "broken_link", _link_detail(segment.first_link, segment.first_seq, last_hash)))
+            faults.append(
+                Fault(segment.first_seq, "broken_link", _link_detail(segment.first_link, segment.first_seq, last_hash))
+            )
             total += 1
         faults.extend(segment.faults)
         total += segment.fault_total
@@ -167,15 +172,18 @@ class ChainVerifier:
     _fault_total: int = 0
     _redacted: list[int] = field(default_factory=list)
 
-    def feed(self, rows: Iterable[tuple[Any, ...]]) -> None:
+    def feed(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """Check a run of rows (seq, v, id, type, schema, time, actor,
-        payload_digest, prev, hash, body) continuing the rows fed before."""
+        payload_digest, prev, hash, body) continuing the rows fed before;
+        returns how many rows it read."""
         sha256 = hashlib.sha256
         header_of = header_row_bytes
         redactions = self.redactions
         expected, prev = self._next_seq, self._prev
         count = self._count
+        read = 0
         for seq, v, id_, type_, schema, time, actor, digest, link, stored, body in rows:
+            read += 1
             if seq != expected:
                 if expected is None:  # the first row: combine() checks how it starts
                     self._first_seq, self._first_link = seq, link
@@ -190,7 +198,8 @@ class ChainVerifier:
                 actual = sha256(body.encode()).hexdigest()
                 if actual != digest:
                     self._fault(
-                        seq, "payload_altered",
+                        seq,
+                        "payload_altered",
                         f"payload_digest {digest[:12]}…, stored payload hashes to {actual[:12]}…",
                     )
             elif redactions.get(seq, -1) > seq:
@@ -204,7 +213,8 @@ class ChainVerifier:
             if recomputed != stored:
                 version = "" if v == FORMAT_VERSION else f" (format v={v!r})"
                 self._fault(
-                    seq, "header_altered",
+                    seq,
+                    "header_altered",
                     f"hash mismatch: stored {stored[:12]}…, recomputed {recomputed[:12]}…{version}",
                 )
             if link != prev:
@@ -212,6 +222,7 @@ class ChainVerifier:
             prev = stored
             expected = seq + 1
         self._next_seq, self._prev, self._count = expected, prev, count
+        return read
 
     def _fault(self, seq: int, kind: FaultKind, detail: str) -> None:
         self._fault_total += 1

@@ -52,9 +52,7 @@ def pg_uri() -> Iterator[str]:
     with psycopg.connect(_libpq(admin), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(admin).set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False
-        )
+        yield make_url(admin).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(_libpq(admin), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

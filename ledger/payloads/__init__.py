@@ -79,6 +79,5 @@ def payload_model(event_type: str) -> type[Payload]:
         return PAYLOAD_MODELS[event_type]
     except (KeyError, TypeError):
         raise ValidationError(
-            f"unknown event type {event_type!r}; known types: "
-            + ", ".join(sorted(PAYLOAD_MODELS))
+            f"unknown event type {event_type!r}; known types: " + ", ".join(sorted(PAYLOAD_MODELS))
         ) from None

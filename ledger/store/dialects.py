@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, Protocol
 
+from ledger.errors import StorageError
+
 __all__ = ["Dialect", "PostgresDialect", "SqliteDialect", "dialect_for"]
 
 # An arbitrary constant: the key of the advisory lock that serialises appends.
@@ -147,8 +149,4 @@ def dialect_for(name: str) -> Dialect:
         return SqliteDialect()
     if name == "postgresql":
         return PostgresDialect()
-    from ledger.errors import StorageError
-
-    raise StorageError(
-        f"unsupported database {name!r}: mlledger runs on sqlite:/// and postgresql+psycopg:// URIs"
-    )
+    raise StorageError(f"unsupported database {name!r}: mlledger runs on sqlite:/// and postgresql+psycopg:// URIs")

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Final
 
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Connection, insert, inspect, select, text, update
 
 from ledger.errors import SchemaVersionError
 from ledger.store.dialects import Dialect
@@ -28,7 +28,7 @@ def _create_v1(conn: Connection, dialect: Dialect) -> None:
     for statement in dialect.append_only_ddl():
         conn.execute(text(statement))
     conn.execute(
-        LedgerMeta.__table__.insert(),
+        insert(LedgerMeta),
         [{"key": "ledger_id", "value": str(uuid.uuid4())}, {"key": "schema_version", "value": "0"}],
     )
 
@@ -49,14 +49,9 @@ def migrate(conn: Connection, dialect: Dialect) -> tuple[int, int]:
     start = current_version(conn)
     if start > SCHEMA_VERSION:
         raise SchemaVersionError(
-            f"the ledger's schema is version {start}, this mlledger knows up to "
-            f"{SCHEMA_VERSION}: upgrade mlledger"
+            f"the ledger's schema is version {start}, this mlledger knows up to {SCHEMA_VERSION}: upgrade mlledger"
         )
     for version in range(start + 1, SCHEMA_VERSION + 1):
         _STEPS[version](conn, dialect)
-        conn.execute(
-            LedgerMeta.__table__.update()
-            .where(LedgerMeta.key == "schema_version")
-            .values(value=str(version))
-        )
+        conn.execute(update(LedgerMeta).where(LedgerMeta.key == "schema_version").values(value=str(version)))
     return start, SCHEMA_VERSION

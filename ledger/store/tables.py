@@ -42,8 +42,12 @@ class Event(Base):
     # Partial: only redaction events enter it, so ordinary appends write no
     # index page for it (a full index on type costs a third of a durable append).
     __table_args__ = (
-        Index("events_redactions", "seq", sqlite_where=text("type = 'ledger.redacted'"),
-              postgresql_where=text("type = 'ledger.redacted'")),
+        Index(
+            "events_redactions",
+            "seq",
+            sqlite_where=text("type = 'ledger.redacted'"),
+            postgresql_where=text("type = 'ledger.redacted'"),
+        ),
     )
 
 

@@ -38,8 +38,15 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     assert MLLEDGER, "the mlledger console script is not installed"
     result = subprocess.run(
-        [MLLEDGER, *args], capture_output=True, text=True, encoding="utf-8", input=stdin,
-        env=env or clean_env(), cwd=cwd, timeout=120, check=False,
+        [MLLEDGER, *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        input=stdin,
+        env=env or clean_env(),
+        cwd=cwd,
+        timeout=120,
+        check=False,
     )
     shown = result.stdout + result.stderr
     assert "Traceback" not in shown, f"a traceback was printed:\n{result.stderr[-1500:]}"
@@ -64,12 +71,18 @@ def test_init_append_verify_export(uri: str, tmp_path: Path) -> None:
 
     event_id = "0b1e5d7c-3a44-4f0e-9c1d-2f6a8b9c0d1e"
     hashes = []
-    for number, args in enumerate([
-        ("run.tags_set", TAGS),
-        ("run.params_logged", '{"run_id": "r1", "params": {"alpha": "0.1", "\u00e9t\u00e9": "\U0001f31e"}}',
-         "--actor", "alice"),
-        ("run.finished", '{"run_id": "r1", "status": "FINISHED"}', "--id", event_id),
-    ]):
+    for number, args in enumerate(
+        [
+            ("run.tags_set", TAGS),
+            (
+                "run.params_logged",
+                '{"run_id": "r1", "params": {"alpha": "0.1", "\u00e9t\u00e9": "\U0001f31e"}}',
+                "--actor",
+                "alice",
+            ),
+            ("run.finished", '{"run_id": "r1", "status": "FINISHED"}', "--id", event_id),
+        ]
+    ):
         result = run("--uri", uri, "append", *args)
         assert result.returncode == 0, result.stderr
         match = APPENDED.match(result.stdout.strip())
@@ -106,8 +119,19 @@ def test_init_append_verify_export(uri: str, tmp_path: Path) -> None:
     assert [line["actor"] for line in lines] == ["cli-tester", "alice", "cli-tester"]
     assert lines[1]["payload"]["params"]["\u00e9t\u00e9"] == "\U0001f31e"
     assert lines[2]["id"] == event_id
-    assert set(lines[0]) == {"v", "seq", "id", "type", "schema", "time", "actor", "payload_digest", "prev",
-                             "hash", "payload"}
+    assert set(lines[0]) == {
+        "v",
+        "seq",
+        "id",
+        "type",
+        "schema",
+        "time",
+        "actor",
+        "payload_digest",
+        "prev",
+        "hash",
+        "payload",
+    }
 
     output = tmp_path / "events.jsonl"
     to_file = run("--uri", uri, "export", "--format", "jsonl", "-o", str(output))
@@ -161,9 +185,7 @@ def test_version() -> None:
     assert ledger.__version__ in result.stdout
 
 
-@pytest.mark.parametrize(
-    "command", [("verify",), ("verify", "--json"), ("export",), ("append", "run.tags_set", TAGS)]
-)
+@pytest.mark.parametrize("command", [("verify",), ("verify", "--json"), ("export",), ("append", "run.tags_set", TAGS)])
 def test_missing_sqlite_ledger(command: tuple[str, ...], tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "ledger.db"
     result = run("--uri", f"sqlite:///{path}", *command)
@@ -181,20 +203,35 @@ BIG = json.dumps({"run_id": "r1", "tags": {"blob": "x" * (1024 * 1024)}})
 # (case, event type, payload argument or a file's content as "@" + content, distinctive message)
 REFUSED = [
     ("unknown-type", "run.nonsense", TAGS, "unknown event type 'run.nonsense'; known types: "),
-    ("wrong-field-type", "run.tags_set", '{"run_id": "r1", "tags": {"team": 7}}',
-     "tags.team: Input should be a valid string"),
+    (
+        "wrong-field-type",
+        "run.tags_set",
+        '{"run_id": "r1", "tags": {"team": 7}}',
+        "tags.team: Input should be a valid string",
+    ),
     ("missing-field", "run.tags_set", '{"run_id": "r1"}', "tags: Field required"),
-    ("extra-field", "run.tags_set", '{"run_id": "r1", "tags": {}, "x": 1}',
-     "x: Extra inputs are not permitted"),
+    ("extra-field", "run.tags_set", '{"run_id": "r1", "tags": {}, "x": 1}', "x: Extra inputs are not permitted"),
     ("not-an-object", "run.tags_set", "[1, 2]", "payload must be a JSON object, got list"),
     ("nan", "run.metrics_logged", METRIC % ("NaN", 0), "NaN is not a JSON number; write non-finite"),
     ("infinity", "run.metrics_logged", METRIC % ("-Infinity", 0), "-Infinity is not a JSON number"),
-    ("integer-too-big", "run.metrics_logged", METRIC % (1, SAFE + 1),
-     f"integer {SAFE + 1} is outside the I-JSON range"),
-    ("integer-too-small", "run.metrics_logged", METRIC % (1, -SAFE - 1),
-     f"integer {-SAFE - 1} is outside the I-JSON range"),
-    ("duplicate-key", "run.tags_set", '{"run_id": "r1", "tags": {}, "run_id": "r2"}',
-     "duplicate key 'run_id' in JSON object"),
+    (
+        "integer-too-big",
+        "run.metrics_logged",
+        METRIC % (1, SAFE + 1),
+        f"integer {SAFE + 1} is outside the I-JSON range",
+    ),
+    (
+        "integer-too-small",
+        "run.metrics_logged",
+        METRIC % (1, -SAFE - 1),
+        f"integer {-SAFE - 1} is outside the I-JSON range",
+    ),
+    (
+        "duplicate-key",
+        "run.tags_set",
+        '{"run_id": "r1", "tags": {}, "run_id": "r2"}',
+        "duplicate key 'run_id' in JSON object",
+    ),
     ("over-1MiB", "run.tags_set", "@" + BIG, "payload is 1048610 bytes, the limit is 1048576"),
     ("invalid-json", "run.tags_set", '{"run_id": "r1", "tags": ', "invalid JSON: Expecting value"),
     ("empty-payload", "run.tags_set", "", "invalid JSON"),
@@ -296,7 +333,10 @@ def test_unreadable_payload_file(uri: str, tmp_path: Path) -> None:
         ("mysql://x", "unsupported database 'mysql' in mysql://x: use sqlite:///PATH or postgresql+psycopg://"),
         ("not a uri", "not a database URI: 'not a uri' (expected sqlite:///PATH"),
         ("sqlite://", "an in-memory SQLite ledger would vanish with the process"),
-        ("postgresql+psycopg://nobody:secret@127.0.0.1:1/db", "cannot open the ledger at postgresql+psycopg://nobody:***@"),
+        (
+            "postgresql+psycopg://nobody:secret@127.0.0.1:1/db",
+            "cannot open the ledger at postgresql+psycopg://nobody:***@",
+        ),
     ],
 )
 def test_bad_uri(bad_uri: str, message: str, tmp_path: Path) -> None:

@@ -52,15 +52,24 @@ def run_together(
     try:
         for actor in ACTORS:
             command = [
-                sys.executable, str(APPEND_WORKER), uri, actor,
-                "--events", str(events), "--batch", str(batch), "--ready", str(ready[actor]),
-                "--go", str(go), "--timeout", str(WORKER_TIMEOUT),
+                sys.executable,
+                str(APPEND_WORKER),
+                uri,
+                actor,
+                "--events",
+                str(events),
+                "--batch",
+                str(batch),
+                "--ready",
+                str(ready[actor]),
+                "--go",
+                str(go),
+                "--timeout",
+                str(WORKER_TIMEOUT),
             ]
             if open_after_go:
                 command.append("--open-after-go")
-            procs[actor] = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
+            procs[actor] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + WORKER_TIMEOUT
         while not all(path.exists() for path in ready.values()):
             for actor, proc in procs.items():

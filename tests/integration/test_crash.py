@@ -40,9 +40,20 @@ def run_and_kill(uri: str, generation: int, workdir: Path, run_for: float) -> li
     errors = workdir / f"stderr-{generation}.txt"
     with errors.open("w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, str(CRASH_WRITER), uri, str(generation), "--batch", str(BATCH),
-             "--progress", str(progress), "--timeout", str(WRITER_TIMEOUT)],
-            stdout=subprocess.DEVNULL, stderr=stderr,
+            [
+                sys.executable,
+                str(CRASH_WRITER),
+                uri,
+                str(generation),
+                "--batch",
+                str(BATCH),
+                "--progress",
+                str(progress),
+                "--timeout",
+                str(WRITER_TIMEOUT),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
         )
     try:
         deadline = time.monotonic() + WRITER_TIMEOUT

@@ -38,7 +38,10 @@ def test_append_assigns_seq_links_and_reads_back(lg: ledger.Ledger) -> None:
     assert (first.seq, first.prev) == (0, GENESIS_PREV)
     assert (second.seq, second.prev) == (1, first.hash)
     assert lg.event(1) == second
-    assert lg.event(1).payload == {"run_id": "r1", "metrics": [{"key": "rmse", "value": "NaN", "step": 1, "timestamp": 1764154203123}]}
+    assert lg.event(1).payload == {
+        "run_id": "r1",
+        "metrics": [{"key": "rmse", "value": "NaN", "step": 1, "timestamp": 1764154203123}],
+    }
     assert [e.seq for e in lg.events()] == [0, 1]
     head = lg.head()
     assert head is not None and (head.seq, head.hash) == (1, second.hash)
@@ -65,7 +68,10 @@ def test_retried_append_with_same_id_is_idempotent(lg: ledger.Ledger) -> None:
 
 def test_reused_id_with_different_content_is_a_conflict(lg: ledger.Ledger) -> None:
     event = lg.append(*PARAMS, actor="alice")
-    with pytest.raises(ConflictError, match=rf"event id {event.id} is already used by event 0 \(run.params_logged by alice\) with different content"):
+    with pytest.raises(
+        ConflictError,
+        match=rf"event id {event.id} is already used by event 0 \(run.params_logged by alice\) with different content",
+    ):
         lg.append("run.params_logged", {"run_id": "r1", "params": {"alpha": "0.2"}}, actor="alice", id=event.id)
     fresh = PendingEvent(*PARAMS, actor="alice")
     with pytest.raises(ConflictError, match="batch mixes new events with 1 already in the ledger"):
@@ -82,17 +88,34 @@ def test_duplicate_ids_within_a_batch_are_refused(lg: ledger.Ledger) -> None:
 
 BAD_INPUTS = [
     ("unknown type", "run.unknown", {"run_id": "r1"}, "unknown event type 'run.unknown'"),
-    ("wrong field type", "run.params_logged", {"run_id": ["r1"], "params": {}}, "run_id: Input should be a valid string"),
+    (
+        "wrong field type",
+        "run.params_logged",
+        {"run_id": ["r1"], "params": {}},
+        "run_id: Input should be a valid string",
+    ),
     ("NaN number", "run.metrics_logged", _metric(0, float("nan")), "metrics.0.value"),
     ("Infinity number", "run.metrics_logged", _metric(0, float("-inf")), "metrics.0.value"),
-    ("integer beyond 2**53-1", "run.metrics_logged", {**_metric(0), "metrics": [{**_metric(0)["metrics"][0], "step": 2**53}]}, "outside the I-JSON range"),
-    ("oversized payload", "run.params_logged", {"run_id": "r1", "params": {"blob": "x" * (1024 * 1024)}}, "the limit is 1048576"),
+    (
+        "integer beyond 2**53-1",
+        "run.metrics_logged",
+        {**_metric(0), "metrics": [{**_metric(0)["metrics"][0], "step": 2**53}]},
+        "outside the I-JSON range",
+    ),
+    (
+        "oversized payload",
+        "run.params_logged",
+        {"run_id": "r1", "params": {"blob": "x" * (1024 * 1024)}},
+        "the limit is 1048576",
+    ),
     ("non-UTF-8 text", "run.tags_set", {"run_id": "r1", "tags": {"note": "caf\udce9"}}, "not valid UTF-8"),
 ]
 
 
 @pytest.mark.parametrize(("case", "event_type", "payload", "message"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
-def test_bad_input_raises_and_appends_nothing(lg: ledger.Ledger, case: str, event_type: str, payload: Any, message: str) -> None:
+def test_bad_input_raises_and_appends_nothing(
+    lg: ledger.Ledger, case: str, event_type: str, payload: Any, message: str
+) -> None:
     lg.append(*PARAMS, actor="alice")
     before = lg.head()
     with pytest.raises(ValidationError, match=message):
@@ -140,7 +163,9 @@ def test_a_newer_schema_is_refused(uri: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("UPDATE ledger_meta SET value = '99' WHERE key = 'schema_version'"))
     engine.dispose()
-    with pytest.raises(SchemaVersionError, match="the ledger's schema is version 99, this mlledger knows up to 1: upgrade mlledger"):
+    with pytest.raises(
+        SchemaVersionError, match="the ledger's schema is version 99, this mlledger knows up to 1: upgrade mlledger"
+    ):
         ledger.open(uri)
     with pytest.raises(SchemaVersionError, match="version 99"):
         ledger.open(uri, create=False)

@@ -112,9 +112,10 @@ class RawDb:
             "SELECT conname FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype IN ('p', 'u')"
         ):
             self.execute(f'ALTER TABLE events DROP CONSTRAINT "{name}"')
-        assert self.rows(
-            "SELECT conname FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype IN ('p', 'u')"
-        ) == []
+        assert (
+            self.rows("SELECT conname FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype IN ('p', 'u')")
+            == []
+        )
 
     def _sqlite_rebuild_events_without_constraints(self) -> None:
         """SQLite only: SQLite cannot drop a primary key, so rebuild the table."""
@@ -134,34 +135,71 @@ def _history() -> list[tuple[str, dict[str, Any], str]]:
     digest = "a" * 64
     events: list[tuple[str, dict[str, Any], str]] = [
         ("experiment.created", {"experiment_id": "e1", "name": "credit-scoring"}, "alice"),
-        ("dataset.version_registered", {"name": "loans", "version": "v1", "digest": "sha256:" + digest},
-         "alice"),
+        ("dataset.version_registered", {"name": "loans", "version": "v1", "digest": "sha256:" + digest}, "alice"),
         ("run.started", {"run_id": "r1", "experiment_id": "e1", "run_name": "baseline"}, "ci-bot"),
-        ("run.input_logged", {"run_id": "r1", "name": "loans", "version": "v1", "digest": digest,
-                              "context": "training", "num_rows": 1000}, "ci-bot"),
+        (
+            "run.input_logged",
+            {
+                "run_id": "r1",
+                "name": "loans",
+                "version": "v1",
+                "digest": digest,
+                "context": "training",
+                "num_rows": 1000,
+            },
+            "ci-bot",
+        ),
         ("run.params_logged", {"run_id": "r1", "params": {"alpha": "0.1"}}, "ci-bot"),
-        ("run.metrics_logged", {"run_id": "r1", "metrics": [
-            {"key": "auc", "value": 0.81, "step": 1, "timestamp": 1_700_000_000_000}]}, "ci-bot"),
+        (
+            "run.metrics_logged",
+            {"run_id": "r1", "metrics": [{"key": "auc", "value": 0.81, "step": 1, "timestamp": 1_700_000_000_000}]},
+            "ci-bot",
+        ),
         ("run.tags_set", {"run_id": "r1", "tags": {"team": "risk"}}, "ci-bot"),
         # seq 7, the target:
         ("run.params_logged", {"run_id": "r1", "params": {"max_depth": "6", "eta": "0.3"}}, "ci-bot"),
-        ("run.metrics_logged", {"run_id": "r1", "metrics": [
-            {"key": "auc", "value": 0.84, "step": 2, "timestamp": 1_700_000_060_000},
-            {"key": "loss", "value": "NaN", "step": 2, "timestamp": 1_700_000_060_000}]}, "ci-bot"),
-        ("run.artifact_logged", {"run_id": "r1", "path": "model.pkl", "sha256": digest, "size": 2048},
-         "ci-bot"),
+        (
+            "run.metrics_logged",
+            {
+                "run_id": "r1",
+                "metrics": [
+                    {"key": "auc", "value": 0.84, "step": 2, "timestamp": 1_700_000_060_000},
+                    {"key": "loss", "value": "NaN", "step": 2, "timestamp": 1_700_000_060_000},
+                ],
+            },
+            "ci-bot",
+        ),
+        ("run.artifact_logged", {"run_id": "r1", "path": "model.pkl", "sha256": digest, "size": 2048}, "ci-bot"),
         ("run.finished", {"run_id": "r1", "status": "FINISHED"}, "ci-bot"),
         ("model.registered", {"name": "credit-model", "owner": "alice"}, "alice"),
-        ("model.version_created", {"name": "credit-model", "version": 1, "run_id": "r1",
-                                   "artifact_path": "model.pkl", "artifact_digest": digest}, "alice"),
-        ("model.transition_requested", {"request_id": "q1", "name": "credit-model", "version": 1,
-                                        "to_stage": "Staging"}, "alice"),
+        (
+            "model.version_created",
+            {
+                "name": "credit-model",
+                "version": 1,
+                "run_id": "r1",
+                "artifact_path": "model.pkl",
+                "artifact_digest": digest,
+            },
+            "alice",
+        ),
+        (
+            "model.transition_requested",
+            {"request_id": "q1", "name": "credit-model", "version": 1, "to_stage": "Staging"},
+            "alice",
+        ),
         ("model.transition_approved", {"request_id": "q1", "comment": "looks good"}, "bob"),
-        ("model.stage_changed", {"name": "credit-model", "version": 1, "from_stage": "None",
-                                 "to_stage": "Staging", "request_id": "q1"}, "bob"),
+        (
+            "model.stage_changed",
+            {"name": "credit-model", "version": 1, "from_stage": "None", "to_stage": "Staging", "request_id": "q1"},
+            "bob",
+        ),
         ("model.alias_set", {"name": "credit-model", "alias": "champion", "version": 1}, "bob"),
-        ("model.deployed", {"name": "credit-model", "version": 1, "target": "k8s", "environment": "staging"},
-         "deploy-bot"),
+        (
+            "model.deployed",
+            {"name": "credit-model", "version": 1, "target": "k8s", "environment": "staging"},
+            "deploy-bot",
+        ),
         ("actor.role_granted", {"actor": "bob", "role": "approver"}, "alice"),
         ("run.started", {"run_id": "r2", "experiment_id": "e1"}, "ci-bot"),
     ]
@@ -300,8 +338,17 @@ def test_altered_header_is_reported(built: Built, raw: RawDb) -> None:
     report = _verify(built.uri)
     assert [(f.seq, f.kind) for f in report.faults] == [(TARGET, "header_altered")]
     recomputed = hashlib.sha256(
-        header_row_bytes(TARGET, 1, original.id, original.type, original.schema, original.time, "mallory",
-                         original.payload_digest, original.prev)
+        header_row_bytes(
+            TARGET,
+            1,
+            original.id,
+            original.type,
+            original.schema,
+            original.time,
+            "mallory",
+            original.payload_digest,
+            original.prev,
+        )
     ).hexdigest()
     detail = report.faults[0].detail
     assert "hash mismatch" in detail

@@ -55,43 +55,78 @@ def build(lg: ledger.Ledger) -> int:
     """Append a varied ledger; returns the number of events."""
     experiment = {"experiment_id": "exp-\U0001f9ea", "name": "credit \u2603", "tags": UNICODE_TAGS}
     lg.append("experiment.created", experiment, actor="al\u00efce \U0001f469\u200d\U0001f52c")
-    lg.append("run.started", {
-        "run_id": "run-1", "experiment_id": "exp-\U0001f9ea", "run_name": "ridge \U0001f4c8",
-        "tags": {"\U0001f511": "\U0001f5dd"},
-        "environment": {"python": "3.11.7", "platform": "linux", "packages": {"numpy": "2.0.0"},
-                        "git_commit": "a" * 40, "git_dirty": False, "host": "h\u00f4te"},
-    }, actor="alice")
+    lg.append(
+        "run.started",
+        {
+            "run_id": "run-1",
+            "experiment_id": "exp-\U0001f9ea",
+            "run_name": "ridge \U0001f4c8",
+            "tags": {"\U0001f511": "\U0001f5dd"},
+            "environment": {
+                "python": "3.11.7",
+                "platform": "linux",
+                "packages": {"numpy": "2.0.0"},
+                "git_commit": "a" * 40,
+                "git_dirty": False,
+                "host": "h\u00f4te",
+            },
+        },
+        actor="alice",
+    )
     params = {"alpha\U0001f3af": "0.1", "\u00df": "\U0001f600"}
     lg.append("run.params_logged", {"run_id": "run-1", "params": params}, actor="alice")
-    metrics = [{"key": "loss", "value": value, "step": step, "timestamp": 1764154203123 + step}
-               for step, value in enumerate(FLOATS)]
+    metrics = [
+        {"key": "loss", "value": value, "step": step, "timestamp": 1764154203123 + step}
+        for step, value in enumerate(FLOATS)
+    ]
     metrics += [
         {"key": "rmse", "value": "NaN", "step": SAFE, "timestamp": SAFE},
         {"key": "rmse", "value": "Infinity", "step": -SAFE, "timestamp": 0},
         {"key": "rmse\U0001f4c9", "value": "-Infinity", "step": SAFE - 1, "timestamp": 1},
     ]
-    lg.append_many([
-        PendingEvent("run.metrics_logged", {"run_id": "run-1", "metrics": metrics}, actor="alice"),
-        PendingEvent("run.tags_set", {"run_id": "run-1", "tags": UNICODE_TAGS}, actor="bob"),
-    ])
-    lg.append("model.registered", {"name": "credit-model", "owner": "risk", "tags": {"\U0001f3e6": "bank"}},
-              actor="bob")
-    lg.append("model.stage_changed", {
-        "name": "credit-model", "version": 1, "from_stage": "Staging", "to_stage": "Production",
-        "evidence": {
-            "auc\U0001f4ca": 0.91, "big": SAFE, "small": -SAFE, "neg_zero": -0.0, "tiny": 1e-7, "huge": 1e21,
-            "nested": {"\uff61": [1, 2.5, None, True, False, "\U0001f600"], "\U0001f600": {}},
-            "empty": [], "text": "\u2028\u2029",
+    lg.append_many(
+        [
+            PendingEvent("run.metrics_logged", {"run_id": "run-1", "metrics": metrics}, actor="alice"),
+            PendingEvent("run.tags_set", {"run_id": "run-1", "tags": UNICODE_TAGS}, actor="bob"),
+        ]
+    )
+    lg.append(
+        "model.registered", {"name": "credit-model", "owner": "risk", "tags": {"\U0001f3e6": "bank"}}, actor="bob"
+    )
+    lg.append(
+        "model.stage_changed",
+        {
+            "name": "credit-model",
+            "version": 1,
+            "from_stage": "Staging",
+            "to_stage": "Production",
+            "evidence": {
+                "auc\U0001f4ca": 0.91,
+                "big": SAFE,
+                "small": -SAFE,
+                "neg_zero": -0.0,
+                "tiny": 1e-7,
+                "huge": 1e21,
+                "nested": {"\uff61": [1, 2.5, None, True, False, "\U0001f600"], "\U0001f600": {}},
+                "empty": [],
+                "text": "\u2028\u2029",
+            },
         },
-    }, actor="carol")
+        actor="carol",
+    )
     lg.append("run.finished", {"run_id": "run-1", "status": "FINISHED"}, actor="alice")
     return lg.size()
 
 
 def run_script(path: Path | str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), str(path)], input=stdin, capture_output=True, text=True,
-        encoding="utf-8", timeout=120, check=False,
+        [sys.executable, str(SCRIPT), str(path)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
     )
 
 
@@ -135,8 +170,13 @@ def test_api_and_cli_exports_pass(uri: str, exported: tuple[Path, int, str], tmp
 
     cli_file = tmp_path / "cli.jsonl"
     assert MLLEDGER, "the mlledger console script is not installed"
-    cli = subprocess.run([MLLEDGER, "--uri", uri, "export", "--format", "jsonl", "-o", str(cli_file)],
-                         capture_output=True, text=True, timeout=120, check=False)
+    cli = subprocess.run(
+        [MLLEDGER, "--uri", uri, "export", "--format", "jsonl", "-o", str(cli_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert cli.returncode == 0, cli.stderr
     assert cli_file.read_bytes() == api_file.read_bytes()
     result = run_script(cli_file)
@@ -249,7 +289,8 @@ def rfc8785_sha256(value: Any) -> str:
         pytest.param(_change_actor, {(5, "header_altered")}, id="actor"),
         pytest.param(_delete_line, {(4, "gap"), (5, "broken_link")}, id="delete-line"),
         pytest.param(
-            _swap_lines, {(3, "broken_link"), (2, "out_of_order"), (2, "broken_link"), (4, "broken_link")},
+            _swap_lines,
+            {(3, "broken_link"), (2, "out_of_order"), (2, "broken_link"), (4, "broken_link")},
             id="swap-lines",
         ),
         pytest.param(_null_payload, {(1, "payload_missing")}, id="null-payload"),
@@ -282,10 +323,13 @@ def test_tampering_is_named(
         pytest.param('"seq":1,', '"seq":"1",', "wrong JSON type or value for seq", id="string-seq"),
         pytest.param('"seq":1,', '"seq":-1,', "wrong JSON type or value for seq", id="negative-seq"),
         pytest.param('"v":1}', '"v":1', "Expecting ',' delimiter", id="cut-short"),
-        pytest.param('"v":1}', '"v":1,"x":' + "[" * 100_000 + "]" * 100_000 + "}", "maximum recursion depth",
-                     id="nested-too-deep"),
-        pytest.param('"seq":1,', '"seq":' + "1" * 5000 + ",", "Exceeds the limit (4300 digits)",
-                     id="huge-integer"),
+        pytest.param(
+            '"v":1}',
+            '"v":1,"x":' + "[" * 100_000 + "]" * 100_000 + "}",
+            "maximum recursion depth",
+            id="nested-too-deep",
+        ),
+        pytest.param('"seq":1,', '"seq":' + "1" * 5000 + ",", "Exceeds the limit (4300 digits)", id="huge-integer"),
     ],
 )
 def test_malformed_line_is_reported(
@@ -312,8 +356,9 @@ def test_unreadable_input_exits_2(tmp_path: Path) -> None:
 
 def test_golden_vectors_pass(tmp_path: Path) -> None:
     vectors = json.loads(VECTORS.read_text(encoding="utf-8"))["events"]
-    lines = [json.dumps({**v["header"], "hash": v["hash"], "payload": v["payload"]}, ensure_ascii=False)
-             for v in vectors]
+    lines = [
+        json.dumps({**v["header"], "hash": v["hash"], "payload": v["payload"]}, ensure_ascii=False) for v in vectors
+    ]
     path = write_lines(tmp_path / "golden.jsonl", lines)
     result = run_script(path)
     assert result.returncode == 0, result.stdout

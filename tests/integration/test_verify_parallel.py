@@ -61,7 +61,10 @@ def test_parallel_verify_finds_what_one_pass_finds(uri: str) -> None:
         one, two = lg.verify(workers=1), lg.verify(workers=2)
     assert two == one
     assert [(f.seq, f.kind) for f in one.faults] == [
-        (7, "header_altered"), (14, "payload_altered"), (30, "header_altered"), (30, "broken_link"),
+        (7, "header_altered"),
+        (14, "payload_altered"),
+        (30, "header_altered"),
+        (30, "broken_link"),
     ]
 
 

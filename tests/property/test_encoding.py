@@ -20,7 +20,9 @@ tricky_keys = st.sampled_from(["\ue000", "\U0001f600", "a", "\uffff", "\U0001000
 keys = st.one_of(text, tricky_keys, st.lists(tricky_keys, max_size=3).map("".join))
 floats = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from([0.0, -0.0, 1e21, 1e-7, 1e-4, 9.999e-5, 2.0**53, 2.0**53 - 1, 1e16, 5e-324, 1.7976931348623157e308]),
+    st.sampled_from(
+        [0.0, -0.0, 1e21, 1e-7, 1e-4, 9.999e-5, 2.0**53, 2.0**53 - 1, 1e16, 5e-324, 1.7976931348623157e308]
+    ),
 )
 scalars = st.one_of(
     st.none(),
@@ -67,7 +69,14 @@ def test_every_finite_float_matches_reference(value: float) -> None:
 def test_header_bytes_equal_reference(seq: int, schema: int, strings: list[str]) -> None:
     id_, type_, time, actor, digest, prev = strings
     header = {
-        "v": 1, "seq": seq, "id": id_, "type": type_, "schema": schema,
-        "time": time, "actor": actor, "payload_digest": digest, "prev": prev,
+        "v": 1,
+        "seq": seq,
+        "id": id_,
+        "type": type_,
+        "schema": schema,
+        "time": time,
+        "actor": actor,
+        "payload_digest": digest,
+        "prev": prev,
     }
     assert header_bytes(**header) == rfc8785.dumps(header)

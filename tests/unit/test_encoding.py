@@ -16,7 +16,7 @@ from ledger.errors import EncodingError
         ({"b": 1, "a": [True, None, "x"]}, b'{"a":[true,null,"x"],"b":1}'),
         ([1e21, 1e-7, -0.0, 0.1, 2.0, 1e16, 2.0**60], b"[1e+21,1e-7,0,0.1,2,10000000000000000,1152921504606847000]"),
         ({"\U0001f600": 1, "\ue000": 2}, '{"\U0001f600":1,"\ue000":2}'.encode()),  # UTF-16 order
-        (["\u0000\u001f\"\\\n\t\u007f\u2028"], b'["\\u0000\\u001f\\"\\\\\\n\\t\x7f\xe2\x80\xa8"]'),
+        (['\u0000\u001f"\\\n\t\u007f\u2028'], b'["\\u0000\\u001f\\"\\\\\\n\\t\x7f\xe2\x80\xa8"]'),
         ([9007199254740991, -9007199254740991], b"[9007199254740991,-9007199254740991]"),
     ],
 )
@@ -46,7 +46,9 @@ def test_values_without_an_encoding_are_refused(value: object, message: str) -> 
 def test_parse_json_refuses_duplicate_keys_and_constants() -> None:
     with pytest.raises(EncodingError, match="duplicate key 'a' in JSON object"):
         parse_json('{"a": 1, "a": 2}')
-    with pytest.raises(EncodingError, match='NaN is not a JSON number; write non-finite metric values as the string "NaN"'):
+    with pytest.raises(
+        EncodingError, match='NaN is not a JSON number; write non-finite metric values as the string "NaN"'
+    ):
         parse_json('{"value": NaN}')
     with pytest.raises(EncodingError, match="Infinity is not a JSON number"):
         parse_json("[-Infinity]")

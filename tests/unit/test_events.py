@@ -33,8 +33,16 @@ def _pending(event_type: str, payload: Any, **kw: Any) -> PendingEvent:
         ("run.metrics_logged", {"run_id": "r", "metrics": [{**METRIC, "step": 2**53}]}, r"outside the I-JSON range"),
         ("run.metrics_logged", {"run_id": "r", "metrics": []}, r"metrics: List should have at least 1 item"),
         ("run.tags_set", {"run_id": "r", "tags": {"k": "\ud800"}}, r"not valid UTF-8"),
-        ("run.finished", {"run_id": "r", "status": "DONE"}, r"status: Input should be 'FINISHED', 'FAILED' or 'KILLED'"),
-        ("run.artifact_logged", {"run_id": "r", "path": "m", "sha256": "xyz", "size": 1}, r"sha256: String should match pattern"),
+        (
+            "run.finished",
+            {"run_id": "r", "status": "DONE"},
+            r"status: Input should be 'FINISHED', 'FAILED' or 'KILLED'",
+        ),
+        (
+            "run.artifact_logged",
+            {"run_id": "r", "path": "m", "sha256": "xyz", "size": 1},
+            r"sha256: String should match pattern",
+        ),
     ],
 )
 def test_bad_payloads_are_refused_with_a_clear_message(event_type: str, payload: Any, message: str) -> None:
@@ -80,8 +88,14 @@ def test_seal_links_to_prev_and_hashes_the_header() -> None:
     prepared = prepare(_pending("run.tags_set", {"run_id": "r", "tags": {"team": "risk"}}))
     sealed = seal(prepared, seq=0, prev=GENESIS_PREV, time="2026-11-26T10:50:00.000000Z")
     expected = header_bytes(
-        seq=0, id=ID, type="run.tags_set", schema=1, time="2026-11-26T10:50:00.000000Z",
-        actor="alice", payload_digest=prepared.payload_digest, prev=GENESIS_PREV,
+        seq=0,
+        id=ID,
+        type="run.tags_set",
+        schema=1,
+        time="2026-11-26T10:50:00.000000Z",
+        actor="alice",
+        payload_digest=prepared.payload_digest,
+        prev=GENESIS_PREV,
     )
     assert sealed.hash == event_hash(expected)
     assert sealed.payload_text == '{"run_id":"r","tags":{"team":"risk"}}'

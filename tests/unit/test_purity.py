@@ -17,10 +17,16 @@ def test_pure_core_imports_no_io_libraries() -> None:
     )
     # Import the submodules without running ledger/__init__ (which wires in the store).
     out = subprocess.run(
-        [sys.executable, "-c", "import importlib.util, sys, types\n"
-         "spec = importlib.util.find_spec('ledger')\n"
-         "pkg = types.ModuleType('ledger'); pkg.__path__ = list(spec.submodule_search_locations)\n"
-         "sys.modules['ledger'] = pkg\n" + code],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import importlib.util, sys, types\n"
+            "spec = importlib.util.find_spec('ledger')\n"
+            "pkg = types.ModuleType('ledger'); pkg.__path__ = list(spec.submodule_search_locations)\n"
+            "sys.modules['ledger'] = pkg\n" + code,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -19,8 +19,7 @@ def test_schemas_folder_matches_the_models() -> None:
     stale = sorted(name for name in expected if on_disk.get(name) != expected[name])
     extra = sorted(set(on_disk) - set(expected))
     assert not stale and not extra, (
-        f"schemas/ drifted from ledger/payloads (stale: {stale}, extra: {extra}); "
-        "run `python -m ledger.schemagen`"
+        f"schemas/ drifted from ledger/payloads (stale: {stale}, extra: {extra}); run `python -m ledger.schemagen`"
     )
 
 

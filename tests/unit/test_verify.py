@@ -18,7 +18,9 @@ def _chain(n: int) -> list[Row]:
     rows: list[Row] = []
     prev = GENESIS_PREV
     for seq in range(n):
-        event = PendingEvent("run.tags_set", {"run_id": "r", "tags": {"i": str(seq)}}, "alice", id=f"00000000-0000-4000-8000-{seq:012d}")
+        event = PendingEvent(
+            "run.tags_set", {"run_id": "r", "tags": {"i": str(seq)}}, "alice", id=f"00000000-0000-4000-8000-{seq:012d}"
+        )
         s = seal(prepare(event), seq=seq, prev=prev, time="2026-11-26T10:50:00.000000Z")
         rows.append(list(s))
         prev = s.hash

@@ -70,8 +70,7 @@ def main() -> None:
                 )
                 batches.append([event.seq for event in recorded])
     finished = time.time()
-    report = {"actor": args.actor, "pid": os.getpid(), "batches": batches,
-              "started": started, "finished": finished}
+    report = {"actor": args.actor, "pid": os.getpid(), "batches": batches, "started": started, "finished": finished}
     print(json.dumps(report), flush=True)
 
 
