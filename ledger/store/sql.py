@@ -25,22 +25,11 @@ from ledger.errors import ConflictError, NotFoundError, StorageError
 from ledger.events import Prepared, Sealed, seal
 from ledger.store.dialects import Dialect, dialect_for
 from ledger.store.migrations import SCHEMA_VERSION, current_version, migrate
-from ledger.store.tables import LedgerMeta
+from ledger.store.tables import Event, LedgerMeta
 
 __all__ = ["EVENT_COLUMNS", "Head", "SqlEventStore", "StoredRow"]
 
-EVENT_COLUMNS: Final = (
-    "seq",
-    "v",
-    "id",
-    "type",
-    "schema",
-    "time",
-    "actor",
-    "payload_digest",
-    "prev",
-    "hash",
-)
+EVENT_COLUMNS: Final = tuple(column.name for column in Event.__table__.columns)
 # (seq, v, id, type, schema, time, actor, payload_digest, prev, hash, body|None)
 StoredRow = tuple[int, int, str, str, int, str, str, str, str, str, str | None]
 
@@ -126,12 +115,8 @@ class SqlEventStore:
 
     def head(self) -> Head | None:
         """The last event, or None for an empty ledger."""
-        with self._raw() as raw:
-            cursor = raw.cursor()
-            cursor.execute(_HEAD)
-            row = cursor.fetchone()
-            raw.rollback()
-        return Head(int(row[0]), row[1], row[2]) if row else None
+        rows = self._fetch(_HEAD)
+        return Head(int(rows[0][0]), rows[0][1], rows[0][2]) if rows else None
 
     # -- writing -------------------------------------------------------------
 
@@ -192,27 +177,20 @@ class SqlEventStore:
     # -- reading -------------------------------------------------------------
 
     def rows_by_id(self, ids: Sequence[str]) -> list[StoredRow]:
+        """The events with these ids (in no particular order)."""
         ph = self.dialect.placeholder
         rows: list[StoredRow] = []
-        with self._raw() as raw:
-            cursor = raw.cursor()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                cursor.execute(f"{_SELECT_ROWS} WHERE e.id IN ({', '.join([ph] * len(chunk))})", tuple(chunk))
-                rows.extend(cursor.fetchall())
-            raw.rollback()
+        for start in range(0, len(ids), 500):
+            chunk = tuple(ids[start : start + 500])
+            rows.extend(self._fetch(f"{_SELECT_ROWS} WHERE e.id IN ({', '.join([ph] * len(chunk))})", chunk))
         return rows
 
     def row(self, seq: int) -> StoredRow:
         """One event by seq; NotFoundError when there is none."""
-        with self._raw() as raw:
-            cursor = raw.cursor()
-            cursor.execute(f"{_SELECT_ROWS} WHERE e.seq = {self.dialect.placeholder}", (seq,))
-            row = cursor.fetchone()
-            raw.rollback()
-        if row is None:
+        rows = self._fetch(f"{_SELECT_ROWS} WHERE e.seq = {self.dialect.placeholder}", (seq,))
+        if not rows:
             raise NotFoundError(f"event {seq} does not exist")
-        return cast(StoredRow, tuple(row))
+        return cast(StoredRow, rows[0])
 
     def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRow]:
         """Every event with ``start <= seq < stop`` in seq order, streamed."""
@@ -230,18 +208,19 @@ class SqlEventStore:
         The type is a literal, not a parameter: only then can SQLite and
         PostgreSQL prove the partial index covers the query.
         """
+        return self._fetch(f"{_SELECT_ROWS} WHERE e.type = 'ledger.redacted' ORDER BY e.seq")
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """All rows of one read-only query, as tuples."""
         with self._raw() as raw:
             cursor = raw.cursor()
-            cursor.execute(f"{_SELECT_ROWS} WHERE e.type = 'ledger.redacted' ORDER BY e.seq")
+            cursor.execute(sql, tuple(params))
             rows = cursor.fetchall()
             raw.rollback()
-        return [cast(StoredRow, tuple(r)) for r in rows]
+        return [tuple(row) for row in rows]
 
-    def _raw(self) -> Any:
-        try:
-            return _RawConnection(self.engine)
-        except SQLAlchemyError as e:
-            raise StorageError(f"cannot connect to the ledger: {_reason(e)}") from e
+    def _raw(self) -> _RawConnection:
+        return _RawConnection(self.engine)
 
 
 class _RawConnection:
@@ -258,8 +237,12 @@ class _RawConnection:
             raise StorageError(f"cannot connect to the ledger: {_reason(e)}") from e
         return self._conn
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
         self._conn.close()
+        if isinstance(error, self._engine.dialect.loaded_dbapi.Error):
+            # A driver error that no caller translated (a dropped connection, a
+            # damaged file): the tree's StorageError, never a driver traceback.
+            raise StorageError(f"database error: {_reason(error)}") from error
 
 
 def _engine_for(uri: str, *, create: bool) -> Engine:
