@@ -14,10 +14,22 @@ from typing import Any, Final, Protocol
 
 from ledger.errors import StorageError
 
-__all__ = ["Dialect", "PostgresDialect", "SqliteDialect", "dialect_for"]
+__all__ = ["EVENT_COLUMNS", "PAYLOAD_COLUMNS", "Dialect", "PostgresDialect", "SqliteDialect", "dialect_for"]
 
 # An arbitrary constant: the key of the advisory lock that serialises appends.
 _PG_APPEND_LOCK: Final = 0x6D6C6C65  # "mlle"
+
+EVENT_COLUMNS: Final = ("seq", "v", "id", "type", "schema", "time", "actor", "payload_digest", "prev", "hash")
+PAYLOAD_COLUMNS: Final = ("seq", "body")
+
+
+def _insert(table: str, columns: Sequence[str], mark: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+
+_PG_INSERT_ONE: Final = (
+    f"WITH event AS ({_insert('events', EVENT_COLUMNS, '%s')}) {_insert('payloads', PAYLOAD_COLUMNS, '%s')}"
+)
 
 _SQLITE_TRIGGERS: Final = (
     """CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
@@ -69,14 +81,18 @@ class Dialect(Protocol):
     name: str
     placeholder: str
 
-    def begin_write(self, cursor: Any) -> None:
-        """Start a transaction holding the ledger-wide append lock."""
+    def begin_write(self, cursor: Any, head_sql: str) -> Sequence[Any] | None:
+        """Start a transaction holding the ledger-wide append lock, and return
+        the row ``head_sql`` reads under it (None for an empty ledger)."""
 
     def lock_in_transaction(self, connection: Any) -> None:
         """Take the ledger-wide lock inside a SQLAlchemy write transaction."""
 
     def append_only_ddl(self) -> Sequence[str]:
         """Statements that make the database refuse UPDATE/DELETE on events."""
+
+    def insert_events(self, cursor: Any, events: Sequence[Sequence[Any]], payloads: Sequence[Sequence[Any]]) -> None:
+        """Insert ``events`` and ``payloads`` rows, the fastest way the driver has."""
 
     def stream(self, connection: Any, sql: str, params: Sequence[Any], batch: int) -> Iterator[Sequence[Any]]:
         """Rows of a query, fetched ``batch`` at a time (constant memory)."""
@@ -89,11 +105,18 @@ class SqliteDialect:
     name = "sqlite"
     placeholder = "?"
 
-    def begin_write(self, cursor: Any) -> None:
+    def begin_write(self, cursor: Any, head_sql: str) -> Sequence[Any] | None:
         cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(head_sql)
+        row: Sequence[Any] | None = cursor.fetchone()
+        return row
 
     def lock_in_transaction(self, connection: Any) -> None:
         """Nothing to do: a write transaction on SQLite began IMMEDIATE."""
+
+    def insert_events(self, cursor: Any, events: Sequence[Sequence[Any]], payloads: Sequence[Sequence[Any]]) -> None:
+        cursor.executemany(_insert("events", EVENT_COLUMNS, "?"), events)
+        cursor.executemany(_insert("payloads", PAYLOAD_COLUMNS, "?"), payloads)
 
     def append_only_ddl(self) -> Sequence[str]:
         return _SQLITE_TRIGGERS
@@ -118,12 +141,28 @@ class PostgresDialect:
     name = "postgresql"
     placeholder = "%s"
 
-    def begin_write(self, cursor: Any) -> None:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_APPEND_LOCK,))
+    def begin_write(self, cursor: Any, head_sql: str) -> Sequence[Any] | None:
+        # Lock and read in one round trip (two statements, no parameters).
+        cursor.execute(f"SELECT pg_advisory_xact_lock({_PG_APPEND_LOCK}); {head_sql}")
+        cursor.nextset()
+        row: Sequence[Any] | None = cursor.fetchone()
+        return row
 
     def lock_in_transaction(self, connection: Any) -> None:
         # The same lock as appends: concurrent first opens create one schema.
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_APPEND_LOCK,))
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_APPEND_LOCK})")
+
+    def insert_events(self, cursor: Any, events: Sequence[Sequence[Any]], payloads: Sequence[Sequence[Any]]) -> None:
+        # Round trips dominate: one event goes in one statement; a batch goes
+        # by COPY, which streams rows where executemany has the server bind
+        # and execute each one (benchmarks/append.py).
+        if len(events) == 1:
+            cursor.execute(_PG_INSERT_ONE, (*events[0], *payloads[0]))
+            return
+        for table, columns, rows in (("events", EVENT_COLUMNS, events), ("payloads", PAYLOAD_COLUMNS, payloads)):
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
 
     def append_only_ddl(self) -> Sequence[str]:
         return _PG_TRIGGERS

@@ -23,13 +23,12 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from ledger.encoding import GENESIS_PREV
 from ledger.errors import ConflictError, NotFoundError, StorageError
 from ledger.events import Prepared, Sealed, seal
-from ledger.store.dialects import Dialect, dialect_for
+from ledger.store.dialects import EVENT_COLUMNS, Dialect, dialect_for
 from ledger.store.migrations import SCHEMA_VERSION, current_version, migrate
-from ledger.store.tables import Event, LedgerMeta
+from ledger.store.tables import LedgerMeta
 
 __all__ = ["EVENT_COLUMNS", "Head", "SqlEventStore", "StoredRow"]
 
-EVENT_COLUMNS: Final = tuple(column.name for column in Event.__table__.columns)
 # (seq, v, id, type, schema, time, actor, payload_digest, prev, hash, body|None)
 StoredRow = tuple[int, int, str, str, int, str, str, str, str, str, str | None]
 
@@ -60,11 +59,6 @@ class SqlEventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect: Dialect = dialect_for(engine.dialect.name)
-        ph = self.dialect.placeholder
-        self._insert_event = (
-            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([ph] * len(EVENT_COLUMNS))})"
-        )
-        self._insert_payload = f"INSERT INTO payloads (seq, body) VALUES ({ph}, {ph})"
 
     # -- opening -----------------------------------------------------------
 
@@ -130,17 +124,14 @@ class SqlEventStore:
         with self._raw() as raw:
             cursor = raw.cursor()
             try:
-                self.dialect.begin_write(cursor)
-                cursor.execute(_HEAD)
-                head = cursor.fetchone()
+                head = self.dialect.begin_write(cursor, _HEAD)
                 seq, prev, time = (head[0] + 1, head[1], max(clock(), head[2])) if head else (0, GENESIS_PREV, clock())
                 sealed = []
                 for item in batch:
                     record = seal(item, seq=seq, prev=prev, time=time)
                     sealed.append(record)
                     seq, prev = seq + 1, record.hash
-                cursor.executemany(self._insert_event, [s[:10] for s in sealed])
-                cursor.executemany(self._insert_payload, [(s[0], s[10]) for s in sealed])
+                self.dialect.insert_events(cursor, [s[:10] for s in sealed], [(s[0], s[10]) for s in sealed])
                 raw.commit()
                 return sealed
             except Exception as e:
