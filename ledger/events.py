@@ -111,10 +111,6 @@ class RecordedEvent:
             "prev": self.prev,
         }
 
-    def export_line(self) -> dict[str, Any]:
-        """The export object of DESIGN §2: header, ``hash`` and ``payload``."""
-        return {**self.header(), "hash": self.hash, "payload": self.payload}
-
 
 class Sealed(NamedTuple):
     """A prepared event placed in the chain, in table-column order: the
