@@ -8,6 +8,7 @@ failure, 2 usage or connection error). No ledger logic lives here.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import sys
@@ -70,7 +71,7 @@ def _open(ctx: click.Context, *, create: bool = False) -> ledger.Ledger:
 def init(ctx: click.Context) -> None:
     """Create the ledger, or migrate it to the current schema."""
     with _open(ctx, create=True) as lg:
-        click.echo(f"ledger {lg.ledger_id} ready at {lg.uri} ({lg.size()} events)")
+        click.echo(f"ledger {lg.ledger_id} ready at {lg.display_uri} ({lg.size()} events)")
 
 
 @main.command()
@@ -142,7 +143,13 @@ def export(ctx: click.Context, fmt: str, output: str | None) -> None:
 @contextlib.contextmanager
 def _sink(output: str | None) -> Iterator[IO[str]]:
     if output is None:
-        yield sys.stdout
+        # The export is UTF-8 with "\n" line ends whatever the locale says.
+        stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n")
+        try:
+            yield stdout
+        finally:
+            stdout.flush()
+            stdout.detach()
         return
     try:
         handle = open(output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed below

@@ -34,7 +34,7 @@ def main() -> None:
         lg.append_many(metrics)
         lg.append("run.finished", {"run_id": run_id, "status": "FINISHED"})
         report = lg.verify()
-        print(f"ledger {lg.ledger_id} at {lg.uri}: {report.events} events, intact={report.ok}")
+        print(f"ledger {lg.ledger_id} at {lg.display_uri}: {report.events} events, intact={report.ok}")
         print(f"head {report.head}")
 
 

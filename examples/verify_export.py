@@ -10,8 +10,8 @@ library and the ``rfc8785`` package (RFC 8785 canonical JSON). For each line:
 - hash = sha256(JCS(header)), the header being the nine fields;
 - seq runs 0, 1, 2, ... with no gap, duplicate or reordering;
 - prev is the hash on the line before (64 zeros on the first line);
-- a null payload is allowed only when a ``ledger.redacted`` event anywhere in
-  the file names that seq in its "target_seq".
+- a null payload is allowed only when a later ``ledger.redacted`` event in
+  the file names that seq in its "target_seq" (DESIGN §6).
 
     python examples/verify_export.py events.jsonl    # or - for stdin
 
@@ -122,7 +122,7 @@ def verify(lines: Iterable[str]) -> tuple[list[str], int, str | None]:
             problem("broken_link", f"prev {event['prev'][:12]}... is not the hash on the line before")
         if event["type"] == "ledger.redacted" and event["payload"] is not None:
             target = event["payload"].get("target_seq")
-            if type(target) is int:
+            if type(target) is int and target < seq:  # a redaction counts only after its target
                 redacted.add(target)
         seen.add(seq)
         last_seq, last_hash = seq, event["hash"]

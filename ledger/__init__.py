@@ -1,12 +1,20 @@
 """mlledger: a tamper-evident, hash-chained audit and lineage ledger for ML.
 
-import ledger
-with ledger.open() as lg:             # MLLEDGER_URI, or sqlite:///mlledger/ledger.db
-    lg.append("experiment.created", {"experiment_id": "e1", "name": "credit-scoring"})
-    assert lg.verify().ok
+    import ledger
+    with ledger.open() as lg:             # MLLEDGER_URI, or sqlite:///mlledger/ledger.db
+        lg.append("experiment.created", {"experiment_id": "e1", "name": "credit-scoring"})
+        assert lg.verify().ok
+
+The service names (``open``, ``Ledger``, ...) load on first use, so that
+importing the pure core (``ledger.encoding``, ``ledger.events``,
+``ledger.verify``) does not pull in the database layer.
 """
 
-from ledger.api import DEFAULT_URI, Ledger, default_actor, default_uri, open  # noqa: A004 - ledger.open()
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ledger.errors import (
     ConflictError,
     EncodingError,
@@ -18,8 +26,11 @@ from ledger.errors import (
     StorageError,
     ValidationError,
 )
-from ledger.events import PendingEvent, RecordedEvent
-from ledger.verify import Fault, VerifyReport
+
+if TYPE_CHECKING:
+    from ledger.api import DEFAULT_URI, Ledger, default_actor, default_uri, open  # noqa: A004
+    from ledger.events import PendingEvent, RecordedEvent
+    from ledger.verify import Fault, VerifyReport
 
 __all__ = [
     "DEFAULT_URI",
@@ -42,3 +53,22 @@ __all__ = [
     "open",
 ]
 __version__ = "0.1.0"
+
+_LAZY = {
+    "DEFAULT_URI": "ledger.api",
+    "Ledger": "ledger.api",
+    "default_actor": "ledger.api",
+    "default_uri": "ledger.api",
+    "open": "ledger.api",
+    "PendingEvent": "ledger.events",
+    "RecordedEvent": "ledger.events",
+    "Fault": "ledger.verify",
+    "VerifyReport": "ledger.verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ledger' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -32,7 +32,7 @@ from ledger.events import (
     new_event_id,
     prepare,
 )
-from ledger.store.sql import Head, SqlEventStore, StoredRow
+from ledger.store.sql import Head, SqlEventStore, StoredRow, safe_uri
 from ledger.verify import ChainVerifier, Segment, VerifyReport, combine, redaction_targets
 
 __all__ = ["DEFAULT_URI", "Ledger", "default_actor", "default_uri", "open"]
@@ -117,7 +117,12 @@ class Ledger:
 
         Retrying with the same ``id`` returns the event already stored.
         """
-        event = PendingEvent(type, payload, actor or default_actor(), id or new_event_id())
+        event = PendingEvent(
+            type,
+            payload,
+            default_actor() if actor is None else actor,
+            new_event_id() if id is None else id,
+        )
         return self.append_many([event])[0]
 
     def append_many(self, events: Iterable[PendingEvent]) -> list[RecordedEvent]:
@@ -129,6 +134,9 @@ class Ledger:
         pending = list(events)
         if not pending:
             return []
+        for item in pending:
+            if not isinstance(item, PendingEvent):
+                raise ValidationError(f"append_many takes PendingEvent items, got {type(item).__name__}")
         limit = self.max_payload_bytes
         prepared = [prepare(event, max_payload_bytes=limit) for event in pending]
         ids = [p.id for p in prepared]
@@ -140,6 +148,11 @@ class Ledger:
         return [_from_row(s, payloads.get(s.id)) for s in sealed]
 
     # -- reading -------------------------------------------------------------
+
+    @property
+    def display_uri(self) -> str:
+        """The URI with any password hidden, for messages and logs."""
+        return safe_uri(self.uri)
 
     @property
     def ledger_id(self) -> str:
@@ -179,15 +192,22 @@ class Ledger:
             return ChainVerifier(redactions=redactions).report()
         workers = _verify_workers(head.size) if workers is None else max(1, workers)
         if workers == 1:
-            return combine([_verify_rows(self.store, 0, head.size, redactions, progress)])
-        return self._verify_in_processes(head.size, redactions, workers, progress)
+            report = combine([_verify_rows(self.store, None, head.size, redactions, progress)])
+        else:
+            report = self._verify_in_processes(head.size, redactions, workers, progress)
+        if any(fault.kind == "payload_missing" for fault in report.faults):
+            report = report.explain_redactions(redaction_targets(self.store.redaction_rows()))
+        return report
 
     def _verify_in_processes(
         self, size: int, redactions: dict[int, int], workers: int, progress: Progress | None
     ) -> VerifyReport:
         """Ranges of seqs checked by ``workers - 1`` processes and this one."""
         step = max(_MIN_RANGE, -(-size // (workers * 4)))
-        queue = deque(enumerate((start, min(start + step, size)) for start in range(0, size, step)))
+        # The first range has no lower bound, so rows below seq 0 are seen too.
+        queue: deque[tuple[int, tuple[int | None, int]]] = deque(
+            enumerate((start or None, min(start + step, size)) for start in range(0, size, step))
+        )
         count = len(queue)
         segments: dict[int, Segment] = {}
 
@@ -259,14 +279,14 @@ def _open_worker_store(uri: str) -> None:
     _worker_store = SqlEventStore.open(uri, create=False)
 
 
-def _verify_range(start: int, stop: int, redactions: dict[int, int]) -> Segment:
+def _verify_range(start: int | None, stop: int, redactions: dict[int, int]) -> Segment:
     """Check seqs [start, stop) in a worker process."""
     assert _worker_store is not None, "worker store not opened"
     return _verify_rows(_worker_store, start, stop, redactions)
 
 
 def _verify_rows(
-    store: SqlEventStore, start: int, stop: int, redactions: dict[int, int], progress: Progress | None = None
+    store: SqlEventStore, start: int | None, stop: int, redactions: dict[int, int], progress: Progress | None = None
 ) -> Segment:
     verifier = ChainVerifier(redactions=redactions)
     rows = store.scan(start, stop)

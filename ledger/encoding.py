@@ -101,6 +101,8 @@ def _reference(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except rfc8785.CanonicalizationError as e:
         raise EncodingError(str(e)) from e
+    except RecursionError as e:
+        raise EncodingError("value is nested too deeply (or contains itself)") from e
 
 
 def _needs_rewrite(value: Any) -> bool:

@@ -72,25 +72,41 @@ class VerifyReport:
             "events": self.events,
             "head": self.head,
             "faults": [{"seq": f.seq, "kind": f.kind, "detail": f.detail} for f in self.faults],
+            "faults_truncated": self.faults_truncated,
             "redacted": list(self.redacted),
         }
 
+    def explain_redactions(self, targets: Mapping[int, int]) -> VerifyReport:
+        """This report with ``payload_missing`` faults that ``targets`` (read
+        after the scan) explain moved to ``redacted``: a redaction committed
+        while the scan ran is not tampering."""
+        explained = [f for f in self.faults if f.kind == "payload_missing" and targets.get(f.seq, -1) > f.seq]
+        if not explained:
+            return self
+        return VerifyReport(
+            events=self.events,
+            head=self.head,
+            faults=tuple(f for f in self.faults if f not in explained),
+            redacted=tuple(sorted([*self.redacted, *(f.seq for f in explained)])),
+            faults_truncated=self.faults_truncated,
+        )
+
 
 def redaction_targets(rows: Iterable[tuple[Any, ...]]) -> dict[int, int]:
-    """Map target seq -> redaction event seq, from ``ledger.redacted`` rows.
+    """Map target seq -> the first ``ledger.redacted`` event after it.
 
-    Rows whose payload is unreadable are skipped here; the chain pass reports
-    them as faults of their own.
+    A redaction counts only after its target; rows whose payload is
+    unreadable are skipped here and reported by the chain pass.
     """
     targets: dict[int, int] = {}
     for row in rows:
-        body = row[10]
+        seq, body = row[0], row[10]
         try:
-            target = parse_json(body).get("target_seq") if body else None
+            target = parse_json(body).get("target_seq") if isinstance(body, str) else None
         except (LedgerError, AttributeError):
             continue
-        if type(target) is int:
-            targets.setdefault(target, row[0])
+        if type(target) is int and target < seq < targets.get(target, seq + 1):
+            targets[target] = seq
     return targets
 
 
@@ -145,6 +161,10 @@ def combine(segments: Iterable[Segment], *, max_faults: int = MAX_FAULTS) -> Ver
     )
 
 
+def _as_bytes(value: object) -> bytes:
+    return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else repr(value).encode()
+
+
 def _link_detail(link: str | None, seq: int, prev: str) -> str:
     return f"prev {str(link)[:12]}… is not the hash of event {seq - 1} ({prev[:12]}…)"
 
@@ -185,6 +205,9 @@ class ChainVerifier:
         for seq, v, id_, type_, schema, time, actor, digest, link, stored, body in rows:
             read += 1
             if seq != expected:
+                if type(seq) is not int or seq < 0:
+                    self._fault(-1, "duplicate", f"a row with seq {seq!r} is outside the chain, which starts at 0")
+                    continue
                 if expected is None:  # the first row: combine() checks how it starts
                     self._first_seq, self._first_link = seq, link
                 elif type(seq) is int and seq < expected:
@@ -195,7 +218,8 @@ class ChainVerifier:
                 expected, prev = seq, link  # a gap is reported once, not as a broken link too
             count += 1
             if body is not None:
-                actual = sha256(body.encode()).hexdigest()
+                # A tampered SQLite cell may hold a BLOB; hash what is there.
+                actual = sha256(body.encode() if type(body) is str else _as_bytes(body)).hexdigest()
                 if actual != digest:
                     self._fault(
                         seq,

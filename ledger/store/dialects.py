@@ -9,10 +9,11 @@ stream rows in constant memory.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, Protocol
 
-from ledger.errors import StorageError
+from ledger.errors import IntegrityError, StorageError
 
 __all__ = ["EVENT_COLUMNS", "PAYLOAD_COLUMNS", "Dialect", "PostgresDialect", "SqliteDialect", "dialect_for"]
 
@@ -38,9 +39,17 @@ _SQLITE_TRIGGERS: Final = (
        BEGIN SELECT RAISE(ABORT, 'mlledger: events is append-only: DELETE refused'); END""",
     """CREATE TRIGGER IF NOT EXISTS payloads_no_update BEFORE UPDATE ON payloads
        BEGIN SELECT RAISE(ABORT, 'mlledger: payloads are immutable: UPDATE refused'); END""",
+    # INSERT OR REPLACE deletes the old row without firing DELETE triggers
+    # (unless recursive_triggers is on), so inserts over a row are refused too.
+    """CREATE TRIGGER IF NOT EXISTS events_no_replace BEFORE INSERT ON events
+       WHEN EXISTS (SELECT 1 FROM events WHERE seq = NEW.seq OR id = NEW.id)
+       BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: events (mlledger: append-only, no REPLACE)'); END""",
+    """CREATE TRIGGER IF NOT EXISTS payloads_no_replace BEFORE INSERT ON payloads
+       WHEN EXISTS (SELECT 1 FROM payloads WHERE seq = NEW.seq)
+       BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: payloads (mlledger: append-only, no REPLACE)'); END""",
     """CREATE TRIGGER IF NOT EXISTS payloads_no_delete BEFORE DELETE ON payloads
        WHEN NOT EXISTS (SELECT 1 FROM events e JOIN payloads p ON p.seq = e.seq
-                        WHERE e.type = 'ledger.redacted'
+                        WHERE e.type = 'ledger.redacted' AND e.seq > OLD.seq
                           AND json_extract(p.body, '$.target_seq') = OLD.seq)
        BEGIN SELECT RAISE(ABORT, 'mlledger: a payload can only be removed by a redaction event'); END""",
 )
@@ -56,7 +65,7 @@ _PG_TRIGGERS: Final = (
        LANGUAGE plpgsql AS $$
        BEGIN
          IF NOT EXISTS (SELECT 1 FROM events e JOIN payloads p ON p.seq = e.seq
-                        WHERE e.type = 'ledger.redacted'
+                        WHERE e.type = 'ledger.redacted' AND e.seq > OLD.seq
                           AND (p.body::jsonb ->> 'target_seq')::bigint = OLD.seq) THEN
            RAISE EXCEPTION 'mlledger: a payload can only be removed by a redaction event';
          END IF;
@@ -124,11 +133,19 @@ class SqliteDialect:
     def stream(self, connection: Any, sql: str, params: Sequence[Any], batch: int) -> Iterator[Sequence[Any]]:
         cursor = connection.cursor()
         cursor.arraysize = batch
+        last = None
         try:
             cursor.execute("BEGIN")  # one WAL snapshot for the whole read
             cursor.execute(sql, tuple(params))
             while rows := cursor.fetchmany(batch):
                 yield from rows
+                last = rows[-1][0]
+        except sqlite3.OperationalError as e:
+            if "decode" not in str(e):
+                raise
+            # SQLite stores whatever bytes it is given; ours are always UTF-8.
+            where = "in the first rows" if last is None else f"within {batch} rows after seq {last}"
+            raise IntegrityError(f"stored text is not valid UTF-8 {where}: the database was altered ({e})") from e
         finally:
             connection.rollback()
             cursor.close()

@@ -18,7 +18,7 @@ from ledger.errors import SchemaVersionError
 from ledger.store.dialects import Dialect
 from ledger.store.tables import Base, LedgerMeta
 
-__all__ = ["SCHEMA_VERSION", "current_version", "migrate"]
+__all__ = ["SCHEMA_VERSION", "check_supported", "current_version", "migrate"]
 
 SCHEMA_VERSION: Final = 1
 
@@ -44,13 +44,18 @@ def current_version(conn: Connection) -> int:
     return int(value) if value is not None else 0
 
 
+def check_supported(version: int) -> None:
+    """SchemaVersionError when the database is newer than this code."""
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"the ledger's schema is version {version}, this mlledger knows up to {SCHEMA_VERSION}: upgrade mlledger"
+        )
+
+
 def migrate(conn: Connection, dialect: Dialect) -> tuple[int, int]:
     """Bring the schema to ``SCHEMA_VERSION``; returns (from, to) versions."""
     start = current_version(conn)
-    if start > SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"the ledger's schema is version {start}, this mlledger knows up to {SCHEMA_VERSION}: upgrade mlledger"
-        )
+    check_supported(start)
     for version in range(start + 1, SCHEMA_VERSION + 1):
         _STEPS[version](conn, dialect)
         conn.execute(update(LedgerMeta).where(LedgerMeta.key == "schema_version").values(value=str(version)))

@@ -24,10 +24,10 @@ from ledger.encoding import GENESIS_PREV
 from ledger.errors import ConflictError, NotFoundError, StorageError
 from ledger.events import Prepared, Sealed, seal
 from ledger.store.dialects import EVENT_COLUMNS, Dialect, dialect_for
-from ledger.store.migrations import SCHEMA_VERSION, current_version, migrate
+from ledger.store.migrations import SCHEMA_VERSION, check_supported, current_version, migrate
 from ledger.store.tables import LedgerMeta
 
-__all__ = ["EVENT_COLUMNS", "Head", "SqlEventStore", "StoredRow"]
+__all__ = ["EVENT_COLUMNS", "Head", "SqlEventStore", "StoredRow", "safe_uri"]
 
 # (seq, v, id, type, schema, time, actor, payload_digest, prev, hash, body|None)
 StoredRow = tuple[int, int, str, str, int, str, str, str, str, str, str | None]
@@ -74,7 +74,7 @@ class SqlEventStore:
                     store._check_schema(conn, uri, create=create)
         except SQLAlchemyError as e:
             store.close()
-            raise StorageError(f"cannot open the ledger at {_safe(uri)}: {_reason(e)}") from e
+            raise StorageError(f"cannot open the ledger at {safe_uri(uri)}: {_reason(e)}") from e
         except BaseException:
             store.close()
             raise
@@ -89,14 +89,13 @@ class SqlEventStore:
             return
         version = current_version(conn)
         if version == 0:
-            raise NotFoundError(f"no ledger at {_safe(uri)}: run `mlledger init` to create one")
+            raise NotFoundError(f"no ledger at {safe_uri(uri)}: run `mlledger init` to create one")
         if version < SCHEMA_VERSION:
             raise StorageError(
-                f"the ledger at {_safe(uri)} has schema version {version}, this mlledger "
+                f"the ledger at {safe_uri(uri)} has schema version {version}, this mlledger "
                 f"uses {SCHEMA_VERSION}: run `mlledger init` to migrate it"
             )
-        if version > SCHEMA_VERSION:
-            migrate(conn, self.dialect)  # raises SchemaVersionError
+        check_supported(version)
 
     # -- facts ---------------------------------------------------------------
 
@@ -153,7 +152,12 @@ class SqlEventStore:
                 "a retried batch must be sent whole and unchanged"
             )
         if missing:
-            raise StorageError("append failed on a unique constraint other than the event id")
+            head = self.head()
+            raise StorageError(
+                f"append at seq {head.size if head else 0} failed: a row for that seq already "
+                "exists in events or payloads without being part of the chain (the database was altered "
+                "outside mlledger; run `mlledger verify`)"
+            )
         result = []
         for item in batch:
             row = found[item.id]
@@ -183,12 +187,14 @@ class SqlEventStore:
             raise NotFoundError(f"event {seq} does not exist")
         return cast(StoredRow, rows[0])
 
-    def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRow]:
-        """Every event with ``start <= seq < stop`` in seq order, streamed."""
+    def scan(self, start: int | None = 0, stop: int | None = None) -> Iterator[StoredRow]:
+        """Every event with ``start <= seq < stop`` in seq order, streamed
+        (None: no bound)."""
         ph = self.dialect.placeholder
-        where, params = f" WHERE e.seq >= {ph}", [start]
-        if stop is not None:
-            where, params = where + f" AND e.seq < {ph}", [start, stop]
+        bounds = [(f"e.seq >= {ph}", start), (f"e.seq < {ph}", stop)]
+        terms = [(sql, value) for sql, value in bounds if value is not None]
+        where = " WHERE " + " AND ".join(sql for sql, _ in terms) if terms else ""
+        params = [value for _, value in terms]
         with self._raw() as raw:
             rows = self.dialect.stream(raw, f"{_SELECT_ROWS}{where} ORDER BY e.seq", params, SCAN_BATCH)
             yield from cast(Iterator[StoredRow], rows)
@@ -248,11 +254,13 @@ def _engine_for(uri: str, *, create: bool) -> Engine:
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
         try:
-            return create_engine(url, pool_pre_ping=True)
+            # Appends read the head after taking the advisory lock: that read
+            # must see commits made before the lock, whatever the server default.
+            return create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
         except (ImportError, NoSuchModuleError) as e:
             raise StorageError("PostgreSQL needs the psycopg driver: pip install 'mlledger[postgres]'") from e
     raise StorageError(
-        f"unsupported database {backend!r} in {_safe(uri)}: use sqlite:///PATH or postgresql+psycopg://..."
+        f"unsupported database {backend!r} in {safe_uri(uri)}: use sqlite:///PATH or postgresql+psycopg://..."
     )
 
 
@@ -284,7 +292,7 @@ def _sqlite_engine(url: sqlalchemy.URL, *, create: bool) -> Engine:
     return engine
 
 
-def _safe(uri: str) -> str:
+def safe_uri(uri: str) -> str:
     """A URI with its password hidden, for messages."""
     try:
         return make_url(uri).render_as_string(hide_password=True)

@@ -8,7 +8,7 @@ feature), ``ledger_meta`` the ledger's id and schema version.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "Checkpoint", "Event", "LedgerMeta", "PayloadRow"]
@@ -42,6 +42,7 @@ class Event(Base):
     # Partial: only redaction events enter it, so ordinary appends write no
     # index page for it (a full index on type costs a third of a durable append).
     __table_args__ = (
+        CheckConstraint("seq >= 0", name="events_seq_from_zero"),
         Index(
             "events_redactions",
             "seq",

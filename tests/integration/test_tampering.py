@@ -32,7 +32,14 @@ from ledger.encoding import canonical_json, header_row_bytes
 TARGET = 7  # the event every test tampers with
 SIZE = 20
 
-SQLITE_TRIGGERS = ("events_no_update", "events_no_delete", "payloads_no_update", "payloads_no_delete")
+SQLITE_TRIGGERS = (
+    "events_no_update",
+    "events_no_delete",
+    "events_no_replace",
+    "payloads_no_update",
+    "payloads_no_delete",
+    "payloads_no_replace",
+)
 PG_TRIGGERS = (  # PostgreSQL: (trigger, table)
     ("events_no_update_delete", "events"),
     ("events_no_truncate", "events"),

@@ -43,7 +43,14 @@ def test_intact_chain() -> None:
     report = _verify(rows)
     assert report.ok
     assert (report.events, report.head) == (10, rows[-1][9])
-    assert report.to_json() == {"ok": True, "events": 10, "head": rows[-1][9], "faults": [], "redacted": []}
+    assert report.to_json() == {
+        "ok": True,
+        "events": 10,
+        "head": rows[-1][9],
+        "faults": [],
+        "faults_truncated": False,
+        "redacted": [],
+    }
 
 
 def test_empty_ledger_is_intact() -> None:
@@ -149,3 +156,21 @@ def test_fault_list_is_capped() -> None:
 def test_redaction_targets(body: str | None, expected: dict[int, int]) -> None:
     row = (7, 1, "id", "ledger.redacted", 1, "t", "a", "d", "p", "h", body)
     assert redaction_targets([row]) == expected
+
+
+def test_the_first_redaction_after_its_target_counts() -> None:
+    body = canonical_json({"target_seq": 3, "reason": "r", "legal_basis": "b"}).decode()
+    too_early = (1, 1, "id", "ledger.redacted", 1, "t", "a", "d", "p", "h", body)
+    later = [(s, *too_early[1:]) for s in (8, 5)]
+    assert redaction_targets([too_early, *later]) == {3: 5}
+    assert redaction_targets([too_early]) == {}
+
+
+def test_a_redaction_committed_during_the_scan_is_explained_afterwards() -> None:
+    rows = _chain(10)
+    rows[4][10] = None
+    report = _verify(rows)
+    assert [(f.seq, f.kind) for f in report.faults] == [(4, "payload_missing")]
+    assert report.explain_redactions({4: 3}) == report  # a redaction before its target explains nothing
+    explained = report.explain_redactions({4: 12})
+    assert explained.ok and explained.redacted == (4,)
