@@ -32,6 +32,7 @@ from ledger.events import (
     new_event_id,
     prepare,
 )
+from ledger.store import EventStore
 from ledger.store.sql import Head, SqlEventStore, StoredRow, safe_uri
 from ledger.verify import ChainVerifier, Segment, VerifyReport, combine, redaction_targets
 
@@ -70,14 +71,13 @@ class Ledger:
 
     def __init__(
         self,
-        store: SqlEventStore,
+        store: EventStore,
         *,
-        uri: str,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         clock: Callable[[], str] = _utc_now,
     ) -> None:
         self.store = store
-        self.uri = uri
+        self.uri = store.uri
         self.max_payload_bytes = max_payload_bytes
         self._clock = clock
 
@@ -97,7 +97,7 @@ class Ledger:
         """
         uri = uri or default_uri()
         store = SqlEventStore.open(uri, create=create)
-        return cls(store, uri=uri, max_payload_bytes=max_payload_bytes, clock=clock)
+        return cls(store, max_payload_bytes=max_payload_bytes, clock=clock)
 
     def close(self) -> None:
         self.store.close()
@@ -218,7 +218,7 @@ class Ledger:
 
         # Forked workers must not share the parent's pooled connections; fork
         # only a single-threaded process (a fork copies no other thread's locks).
-        self.store.engine.dispose()
+        self.store.release_connections()
         fork = sys.platform == "linux" and threading.active_count() == 1
         context = multiprocessing.get_context("fork" if fork else "spawn")
         with ProcessPoolExecutor(
@@ -286,7 +286,7 @@ def _verify_range(start: int | None, stop: int, redactions: dict[int, int]) -> S
 
 
 def _verify_rows(
-    store: SqlEventStore, start: int | None, stop: int, redactions: dict[int, int], progress: Progress | None = None
+    store: EventStore, start: int | None, stop: int, redactions: dict[int, int], progress: Progress | None = None
 ) -> Segment:
     verifier = ChainVerifier(redactions=redactions)
     rows = store.scan(start, stop)

@@ -1,0 +1,55 @@
+"""Storage of the ledger: the small interface the services use, and its one
+implementation on SQLAlchemy (``ledger.store.sql``) for SQLite and PostgreSQL.
+
+Owns: what a store must do. Leaves encoding and verification to the pure
+core and user-facing behaviour to ``ledger.api``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ledger.events import Prepared, Sealed
+    from ledger.store.sql import Head, StoredRow
+
+__all__ = ["EventStore"]
+
+
+class EventStore(Protocol):
+    """Insert events, select events, read the head (STYLE.md §3)."""
+
+    uri: str
+
+    def append(self, batch: Sequence[Prepared], clock: Callable[[], str]) -> list[Sealed]:
+        """Seal and insert a batch atomically under the ledger-wide lock."""
+        ...
+
+    def head(self) -> Head | None:
+        """The last event's seq, hash and time."""
+        ...
+
+    def row(self, seq: int) -> StoredRow:
+        """One stored event by seq."""
+        ...
+
+    def scan(self, start: int | None = 0, stop: int | None = None) -> Iterator[StoredRow]:
+        """Stored events with ``start <= seq < stop``, in seq order, streamed."""
+        ...
+
+    def redaction_rows(self) -> list[StoredRow]:
+        """Every ``ledger.redacted`` event."""
+        ...
+
+    def ledger_id(self) -> str:
+        """This ledger's uuid."""
+        ...
+
+    def release_connections(self) -> None:
+        """Close pooled connections (before forking worker processes)."""
+        ...
+
+    def close(self) -> None:
+        """Release everything."""
+        ...

@@ -56,8 +56,9 @@ class Head:
 class SqlEventStore:
     """Append-only event storage behind a SQLAlchemy engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, uri: str) -> None:
         self.engine = engine
+        self.uri = uri
         self.dialect: Dialect = dialect_for(engine.dialect.name)
 
     # -- opening -----------------------------------------------------------
@@ -65,7 +66,7 @@ class SqlEventStore:
     @classmethod
     def open(cls, uri: str, *, create: bool) -> SqlEventStore:
         """Open the ledger at ``uri``; create or migrate it when ``create``."""
-        store = cls(_engine_for(uri, create=create))
+        store = cls(_engine_for(uri, create=create), uri)
         try:
             with store.engine.connect() as conn:
                 conn.execution_options(mlledger_write=True)
@@ -79,6 +80,10 @@ class SqlEventStore:
             store.close()
             raise
         return store
+
+    def release_connections(self) -> None:
+        """Close pooled connections; the pool opens new ones when needed."""
+        self.engine.dispose()
 
     def close(self) -> None:
         self.engine.dispose()
