@@ -105,10 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.repeat} repetitions, median",
         "backends": ", ".join(backends),
     }
-    machine = common.machine_facts()
-    print("mlledger benchmark: append throughput", file=out)
-    common.print_facts("workload", workload, out)
-    common.print_facts("machine", machine, out)
+    machine = common.print_header("append throughput", workload, out)
     backend_facts: dict[str, dict[str, Any]] = {}
     for backend in backends:
         if backend == "sqlite":

@@ -165,6 +165,15 @@ def print_facts(title: str, facts: dict[str, Any], out: IO[str]) -> None:
         print(f"  {key:<{width}}  {shown}", file=out)
 
 
+def print_header(title: str, workload: dict[str, Any], out: IO[str]) -> dict[str, Any]:
+    """Print the benchmark's title, workload and machine facts; returns the machine facts."""
+    machine = machine_facts()
+    print(f"mlledger benchmark: {title}", file=out)
+    print_facts("workload", workload, out)
+    print_facts("machine", machine, out)
+    return machine
+
+
 # -- command line ----------------------------------------------------------------
 
 

@@ -334,10 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.repeat} repetitions, median",
         "backends": ", ".join(backends),
     }
-    machine = common.machine_facts()
-    print("mlledger benchmark: verify throughput and memory", file=out)
-    common.print_facts("workload", workload, out)
-    common.print_facts("machine", machine, out)
+    machine = common.print_header("verify throughput and memory", workload, out)
     out.flush()
 
     figures: list[Figure] = []
