@@ -372,7 +372,7 @@ def rates(count: int, seconds: Sequence[float]) -> list[float]:
 def fmt_num(value: float, unit: str, *, with_unit: bool = True) -> str:
     if unit == "s":
         text = f"{value:.3f}"
-    elif unit in ("MB", "%"):
+    elif unit in ("MB", "%", "ms"):
         text = f"{value:.1f}"
     else:
         text = f"{value:,.0f}"

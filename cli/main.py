@@ -101,18 +101,26 @@ def _read_payload(argument: str) -> str:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--artifacts", is_flag=True, help="Also re-hash every stored artifact and name the modified or missing.")
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
     help="Processes that check ranges at once (default: one per core, at most 4, from 250,000 events).",
 )
 @click.pass_context
-def verify(ctx: click.Context, as_json: bool, workers: int | None) -> None:
+def verify(ctx: click.Context, as_json: bool, artifacts: bool, workers: int | None) -> None:
     """Recompute every hash and check the chain. Exit 0 intact, 1 faulty."""
     with _open(ctx) as lg, _progress(lg.size(), "verifying") as progress:
         report = lg.verify(progress=progress, workers=workers)
+        problems = lg.verify_artifacts() if artifacts else []
     if as_json:
-        click.echo(json.dumps(report.to_json()))
+        document = report.to_json()
+        if artifacts:
+            document["artifacts"] = [
+                {"path": p.path, "sha256": p.sha256, "kind": p.kind, "detail": p.detail} for p in problems
+            ]
+            document["ok"] = report.ok and not problems
+        click.echo(json.dumps(document))
     elif report.ok:
         redacted = f", {len(report.redacted)} redacted payloads" if report.redacted else ""
         click.echo(f"ok: {report.events} events intact{redacted}; head {report.head}")
@@ -124,8 +132,94 @@ def verify(ctx: click.Context, as_json: bool, workers: int | None) -> None:
             click.echo(f"  {fault}")
         if len(report.faults) > 20:
             click.echo(f"  ... and {len(report.faults) - 20} more (use --json for all)")
-    if not report.ok:
+    if artifacts and not as_json:
+        for problem in problems:
+            click.echo(f"  artifact {problem.path}: {problem.kind}: {problem.detail}")
+        if not problems:
+            click.echo("artifacts: every stored file matches its sha256")
+    if not report.ok or problems:
         sys.exit(EXIT_INTEGRITY)
+
+
+@main.command()
+@click.pass_context
+def rebuild(ctx: click.Context) -> None:
+    """Drop the read models (runs, params, metrics, ...) and replay the ledger."""
+    with _open(ctx) as lg:
+        count = lg.rebuild()
+    click.echo(f"rebuilt the read models from {count} tracking events")
+
+
+@main.group()
+def experiments() -> None:
+    """Experiments."""
+
+
+@experiments.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def experiments_list(ctx: click.Context, as_json: bool) -> None:
+    """List experiments."""
+    with _open(ctx.find_root()) as lg:
+        found = lg.list_experiments()
+    if as_json:
+        click.echo(json.dumps(found))
+        return
+    for experiment in found:
+        click.echo(f"{experiment['experiment_id']}  {experiment['name']}")
+
+
+@main.group()
+def runs() -> None:
+    """Runs: list, search and show."""
+
+
+@runs.command("list")
+@click.option("--experiment", "-e", multiple=True, help="Experiment name (repeatable; default: all).")
+@click.option("--filter", "filter_", default="", help="e.g. \"metrics.rmse < 3 and params.alpha = '0.1'\"")
+@click.option("--order-by", multiple=True, help="e.g. 'metrics.rmse ASC' (repeatable).")
+@click.option("--max-results", type=click.IntRange(1, 50_000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def runs_list(
+    ctx: click.Context,
+    experiment: tuple[str, ...],
+    filter_: str,
+    order_by: tuple[str, ...],
+    max_results: int,
+    as_json: bool,
+) -> None:
+    """List runs, with an MLflow-style filter and ordering."""
+    with _open(ctx.find_root()) as lg:
+        found = lg.search_runs(list(experiment) or None, filter_, list(order_by), max_results)
+    if as_json:
+        click.echo(json.dumps([run.to_json() for run in found]))
+        return
+    for run in found:
+        info = run.info
+        metrics = ", ".join(f"{k}={v:g}" for k, v in run.metrics.items())
+        click.echo(f"{info.run_id}  {info.status:<8}  {info.run_name or '-':<20}  {info.user:<12}  {metrics}")
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--as-of", help="A seq or an RFC 3339 time: show the run as it was then.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def runs_show(ctx: click.Context, run_id: str, as_of: str | None, as_json: bool) -> None:
+    """Show everything about one run."""
+    moment: int | str | None = int(as_of) if as_of and as_of.lstrip("-").isdigit() else as_of
+    with _open(ctx.find_root()) as lg:
+        run = lg.get_run(run_id, as_of=moment)
+    document = run.to_json()
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+        return
+    for section, value in document.items():
+        click.echo(f"{section}:")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            click.echo(f"  {key}: {json.dumps(item) if isinstance(item, dict | list) else item}")
 
 
 @main.command()

@@ -30,6 +30,20 @@ from ledger.errors import (
 if TYPE_CHECKING:
     from ledger.api import DEFAULT_URI, Ledger, default_actor, default_uri, open  # noqa: A004
     from ledger.events import PendingEvent, RecordedEvent
+    from ledger.fluent import (
+        active_run,
+        end_run,
+        log_artifact,
+        log_input,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        set_experiment,
+        set_tag,
+        set_tags,
+        start_run,
+    )
     from ledger.verify import Fault, VerifyReport
 
 __all__ = [
@@ -48,9 +62,21 @@ __all__ = [
     "StorageError",
     "ValidationError",
     "VerifyReport",
+    "active_run",
     "default_actor",
     "default_uri",
+    "end_run",
+    "log_artifact",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
     "open",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "start_run",
 ]
 __version__ = "0.1.0"
 
@@ -64,6 +90,23 @@ _LAZY = {
     "RecordedEvent": "ledger.events",
     "Fault": "ledger.verify",
     "VerifyReport": "ledger.verify",
+    **dict.fromkeys(
+        (
+            "active_run",
+            "end_run",
+            "log_artifact",
+            "log_input",
+            "log_metric",
+            "log_metrics",
+            "log_param",
+            "log_params",
+            "set_experiment",
+            "set_tag",
+            "set_tags",
+            "start_run",
+        ),
+        "ledger.fluent",
+    ),
 }
 
 

@@ -15,14 +15,17 @@ import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final
 
+from ledger.artifacts import ArtifactProblem, ArtifactStore
 from ledger.encoding import export_line, format_time
-from ledger.errors import ValidationError
+from ledger.environment import capture_environment as capture_env
+from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.events import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     PendingEvent,
@@ -32,13 +35,16 @@ from ledger.events import (
     new_event_id,
     prepare,
 )
+from ledger.search import parse_filter, parse_order_by, search_runs_query
 from ledger.store import EventStore
 from ledger.store.sql import Head, SqlEventStore, StoredRow, safe_uri
+from ledger.tracking import ActiveRun, MetricValue, RunView, TrackingReader, _user_tags, new_run_id
 from ledger.verify import ChainVerifier, Segment, VerifyReport, combine, redaction_targets
 
 __all__ = ["DEFAULT_URI", "Ledger", "default_actor", "default_uri", "open"]
 
 DEFAULT_URI: Final = "sqlite:///mlledger/ledger.db"
+DEFAULT_EXPERIMENT: Final = "Default"
 _PROGRESS_EVERY: Final = 10_000
 _PARALLEL_FROM: Final = 250_000  # below this, starting processes costs more than it saves
 _MIN_RANGE: Final = 50_000
@@ -62,6 +68,17 @@ def default_actor() -> str:
         return f"uid:{os.getuid()}"
 
 
+def default_artifact_root(uri: str) -> Path:
+    """``MLLEDGER_ARTIFACT_ROOT``, else ``artifacts/`` next to a SQLite file,
+    else ``./mlledger/artifacts``."""
+    configured = os.environ.get("MLLEDGER_ARTIFACT_ROOT")
+    if configured:
+        return Path(configured)
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
+    return Path("mlledger") / "artifacts"
+
+
 def _utc_now() -> str:
     return format_time(datetime.now(UTC))
 
@@ -75,9 +92,13 @@ class Ledger:
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         clock: Callable[[], str] = _utc_now,
+        artifact_root: str | Path | None = None,
     ) -> None:
         self.store = store
         self.uri = store.uri
+        self.artifact_root = Path(artifact_root) if artifact_root else default_artifact_root(store.uri)
+        self._experiment = DEFAULT_EXPERIMENT
+        self._active_runs: list[ActiveRun] = []
         self.max_payload_bytes = max_payload_bytes
         self._clock = clock
 
@@ -89,6 +110,7 @@ class Ledger:
         create: bool = True,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         clock: Callable[[], str] = _utc_now,
+        artifact_root: str | Path | None = None,
     ) -> Ledger:
         """Open the ledger at ``uri`` (default: ``default_uri()``).
 
@@ -97,7 +119,7 @@ class Ledger:
         """
         uri = uri or default_uri()
         store = SqlEventStore.open(uri, create=create)
-        return cls(store, max_payload_bytes=max_payload_bytes, clock=clock)
+        return cls(store, max_payload_bytes=max_payload_bytes, clock=clock, artifact_root=artifact_root)
 
     def close(self) -> None:
         self.store.close()
@@ -146,6 +168,138 @@ class Ledger:
         sealed = self.store.append(prepared, self._clock)
         payloads = {p.id: p.payload for p in prepared}
         return [_from_row(s, payloads.get(s.id)) for s in sealed]
+
+    # -- tracking ------------------------------------------------------------
+
+    @property
+    def tracking(self) -> TrackingReader:
+        """Reads of the current tracking state (runs, params, metrics, ...)."""
+        return TrackingReader(self.store.engine)
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """The content-addressed artifact store of this ledger."""
+        return ArtifactStore(self.artifact_root)
+
+    def set_experiment(self, name: str, *, tags: dict[str, str] | None = None, actor: str | None = None) -> str:
+        """The id of the experiment called ``name``, created if it is new; it
+        becomes the experiment of runs started without one."""
+        experiment_id = self.tracking.experiment_id(name)
+        if experiment_id is None:
+            experiment_id = new_run_id()
+            payload = {"experiment_id": experiment_id, "name": name, "tags": tags or {}}
+            try:
+                self.append("experiment.created", payload, actor=actor)
+            except ConflictError:  # created meanwhile by another writer
+                experiment_id = self.tracking.experiment_id(name) or experiment_id
+        self._experiment = name
+        return experiment_id
+
+    def start_run(
+        self,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        tags: dict[str, str] | None = None,
+        actor: str | None = None,
+        parent_run_id: str | None = None,
+        *,
+        nested: bool = False,
+        capture_environment: bool = True,
+    ) -> ActiveRun:
+        """Start a run (use it in a ``with`` block). ``nested=True`` makes it a
+        child of the innermost active run; ``capture_environment=False``
+        (or ``MLLEDGER_CAPTURE_ENV=0``) skips recording the environment."""
+        if nested and parent_run_id is None:
+            if not self._active_runs:
+                raise ValidationError("nested=True needs an active run to nest under")
+            parent_run_id = self._active_runs[-1].run_id
+        experiment_id = self.set_experiment(experiment or self._experiment, actor=actor)
+        who = default_actor() if actor is None else actor
+        capture = capture_environment and os.environ.get("MLLEDGER_CAPTURE_ENV", "1") not in ("0", "false", "no")
+        payload = {
+            "run_id": new_run_id(),
+            "experiment_id": experiment_id,
+            "run_name": run_name,
+            "parent_run_id": parent_run_id,
+            "tags": _user_tags(tags or {}),
+            "environment": capture_env() if capture else None,
+        }
+        self.append("run.started", payload, actor=who)
+        run = ActiveRun(self, str(payload["run_id"]), experiment_id, who)
+        self._active_runs.append(run)
+        return run
+
+    def active_run(self) -> ActiveRun | None:
+        """The innermost run started here and not yet ended."""
+        return self._active_runs[-1] if self._active_runs else None
+
+    def _run_ended(self, run: ActiveRun) -> None:
+        if run in self._active_runs:
+            self._active_runs.remove(run)
+
+    def get_run(self, run_id: str, *, as_of: int | str | datetime | None = None) -> RunView:
+        """Info, params, latest metrics, tags, inputs and artifacts of a run,
+        now or as of a seq or a time (replayed from the events)."""
+        return self._reader(as_of).get_run(run_id)
+
+    def get_metric_history(
+        self, run_id: str, key: str, *, as_of: int | str | datetime | None = None
+    ) -> list[MetricValue]:
+        """Every value logged for a metric, in logging order."""
+        return self._reader(as_of).metric_history(run_id, key)
+
+    def search_runs(
+        self,
+        experiment: str | Sequence[str] | None = None,
+        filter: str = "",
+        order_by: Sequence[str] | None = None,
+        max_results: int = 100,
+    ) -> list[RunView]:
+        """Runs matching an MLflow-style filter, e.g.
+        ``"metrics.rmse < 3 and params.alpha = '0.1' and tags.team = 'risk'"``."""
+        names = [experiment] if isinstance(experiment, str) else list(experiment or [])
+        reader = self.tracking
+        ids = [reader.experiment_id(name) for name in names]
+        if any(i is None for i in ids):
+            missing = [n for n, i in zip(names, ids, strict=True) if i is None]
+            raise NotFoundError(f"no experiment named {missing[0]!r}")
+        query = search_runs_query(
+            parse_filter(filter),
+            parse_order_by(order_by or []),
+            experiment_ids=[i for i in ids if i] if names else None,
+            max_results=max_results,
+        )
+        with self.store.engine.connect() as conn:
+            run_ids = [row[0] for row in conn.execute(query)]
+        return [reader.get_run(run_id) for run_id in run_ids]
+
+    def list_experiments(self) -> list[dict[str, Any]]:
+        return self.tracking.experiments()
+
+    def rebuild(self) -> int:
+        """Drop the read models and replay every event into them."""
+        return self.store.rebuild()
+
+    def verify_artifacts(self) -> list[ArtifactProblem]:
+        """Re-hash every logged artifact; returns the modified or missing ones."""
+        return self.artifacts.verify(self.tracking.artifact_records())
+
+    def _reader(self, as_of: int | str | datetime | None) -> TrackingReader:
+        if as_of is None:
+            return self.tracking
+        return TrackingReader(self.store.read_models_as_of(self._seq_of(as_of) + 1))
+
+    def _seq_of(self, moment: int | str | datetime) -> int:
+        """The last seq at or before ``moment`` (a seq, an RFC 3339 time or a datetime)."""
+        if isinstance(moment, int) and not isinstance(moment, bool):
+            return moment
+        if isinstance(moment, datetime):
+            moment = format_time(moment)
+        try:
+            stamp = format_time(datetime.fromisoformat(str(moment).replace("Z", "+00:00")))
+        except ValueError as e:
+            raise ValidationError(f"as_of {moment!r} is neither a seq nor an RFC 3339 time") from e
+        return self.store.last_seq_at(stamp)
 
     # -- reading -------------------------------------------------------------
 

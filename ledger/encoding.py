@@ -195,7 +195,7 @@ def header_bytes(
     return header_row_bytes(seq, v, id, type, schema, time, actor, payload_digest, prev)
 
 
-def header_row_bytes(  # noqa: PLR0917 - one positional argument per column, on the hot path
+def header_row_bytes(
     seq: int,
     v: int,
     event_id: str,

@@ -20,12 +20,15 @@ __all__ = [
     "Stage",
     "Strict",
     "Tags",
+    "Text",
 ]
 
-Name = Annotated[str, Field(min_length=1, max_length=1024)]
+# Text the read models store as SQL text: PostgreSQL text cannot hold NUL.
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+Name = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[^\x00]+$")]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Digest = Annotated[str, Field(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
-Tags = dict[Annotated[str, Field(min_length=1, max_length=250)], str]
+Tags = dict[Annotated[str, Field(min_length=1, max_length=250, pattern=r"^[^\x00]+$")], Text]
 Stage = Literal["None", "Staging", "Production", "Archived"]
 
 
@@ -60,7 +63,12 @@ def _describe(error: pydantic.ValidationError) -> str:
     parts = []
     for item in error.errors(include_url=False)[:5]:
         path = ".".join(str(p) for p in item["loc"]) or "payload"
-        parts.append(f"{path}: {item['msg']} (got {_short(item.get('input'))})")
+        message = item["msg"]
+        if "\\x00" in message:
+            message = "text may not contain NUL (U+0000)"
+        elif item["type"] == "string_unicode":
+            message = "text is not valid UTF-8 (it holds a lone surrogate)"
+        parts.append(f"{path}: {message} (got {_short(item.get('input'))})")
     more = error.error_count() - len(parts)
     if more > 0:
         parts.append(f"and {more} more")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.payloads.base import Digest, FiniteFloat, Name, Payload, Strict, Tags
+from ledger.payloads.base import Digest, FiniteFloat, Name, Payload, Strict, Tags, Text
 
 __all__ = [
     "ArtifactLogged",
@@ -52,8 +52,8 @@ class RunStarted(Payload):
     TYPE = "run.started"
     run_id: Name
     experiment_id: Name
-    run_name: str | None = None
-    parent_run_id: str | None = None
+    run_name: Text | None = None
+    parent_run_id: Name | None = None
     tags: Tags = {}
     environment: Environment | None = None
 
@@ -61,13 +61,13 @@ class RunStarted(Payload):
 class ParamsLogged(Payload):
     TYPE = "run.params_logged"
     run_id: Name
-    params: dict[Annotated[str, Field(min_length=1, max_length=250)], str]
+    params: dict[Annotated[str, Field(min_length=1, max_length=250, pattern=r"^[^\x00]+$")], Text]
 
 
 class Metric(Strict):
     """One metric value; non-finite values are the strings of DESIGN §2."""
 
-    key: Annotated[str, Field(min_length=1, max_length=250)]
+    key: Annotated[str, Field(min_length=1, max_length=250, pattern=r"^[^\x00]+$")]
     value: FiniteFloat | NonFinite
     step: int = 0
     timestamp: NonNegative  # milliseconds since the Unix epoch
@@ -98,7 +98,7 @@ class InputLogged(Payload):
     name: Name
     version: Name
     digest: Name
-    source: str | None = None
+    source: Text | None = None
     context: DataContext | None = None
     columns: list[Column] | None = None
     num_rows: NonNegative | None = None

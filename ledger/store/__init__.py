@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from ledger.events import Prepared, Sealed
     from ledger.store.sql import Head, StoredRow
 
@@ -21,8 +23,11 @@ class EventStore(Protocol):
     """Insert events, select events, read the head (STYLE.md §3)."""
 
     uri: str
+    engine: Engine  # the read models are read through SQLAlchemy
 
-    def append(self, batch: Sequence[Prepared], clock: Callable[[], str]) -> list[Sealed]:
+    def append(
+        self, batch: Sequence[Prepared], clock: Callable[[], str], *, enforce_rules: bool = True
+    ) -> list[Sealed]:
         """Seal and insert a batch atomically under the ledger-wide lock."""
         ...
 
@@ -44,6 +49,22 @@ class EventStore(Protocol):
 
     def ledger_id(self) -> str:
         """This ledger's uuid."""
+        ...
+
+    def rebuild(self) -> int:
+        """Drop the read models and replay every event into them."""
+        ...
+
+    def read_models_as_of(self, stop: int) -> Engine:
+        """A private database holding the read models after event ``stop - 1``."""
+        ...
+
+    def last_seq_at(self, time: str) -> int:
+        """The last seq whose time is at or before ``time`` (-1: none)."""
+        ...
+
+    def db_user(self, seq: int) -> str | None:
+        """The database session user recorded for an event, where the server records one."""
         ...
 
     def release_connections(self) -> None:

@@ -103,8 +103,11 @@ class Dialect(Protocol):
     def insert_events(self, cursor: Any, events: Sequence[Sequence[Any]], payloads: Sequence[Sequence[Any]]) -> None:
         """Insert ``events`` and ``payloads`` rows, the fastest way the driver has."""
 
-    def stream(self, connection: Any, sql: str, params: Sequence[Any], batch: int) -> Iterator[Sequence[Any]]:
-        """Rows of a query, fetched ``batch`` at a time (constant memory)."""
+    def stream(
+        self, connection: Any, sql: str, params: Sequence[Any], batch: int, *, own_transaction: bool = True
+    ) -> Iterator[Sequence[Any]]:
+        """Rows of a query, fetched ``batch`` at a time (constant memory); in a
+        read transaction of its own, or in the caller's."""
 
     def is_unique_violation(self, error: BaseException) -> bool:
         """Whether a driver error is a unique-constraint violation."""
@@ -130,12 +133,15 @@ class SqliteDialect:
     def append_only_ddl(self) -> Sequence[str]:
         return _SQLITE_TRIGGERS
 
-    def stream(self, connection: Any, sql: str, params: Sequence[Any], batch: int) -> Iterator[Sequence[Any]]:
+    def stream(
+        self, connection: Any, sql: str, params: Sequence[Any], batch: int, *, own_transaction: bool = True
+    ) -> Iterator[Sequence[Any]]:
         cursor = connection.cursor()
         cursor.arraysize = batch
         last = None
         try:
-            cursor.execute("BEGIN")  # one WAL snapshot for the whole read
+            if own_transaction:
+                cursor.execute("BEGIN")  # one WAL snapshot for the whole read
             cursor.execute(sql, tuple(params))
             while rows := cursor.fetchmany(batch):
                 yield from rows
@@ -147,7 +153,8 @@ class SqliteDialect:
             where = "in the first rows" if last is None else f"within {batch} rows after seq {last}"
             raise IntegrityError(f"stored text is not valid UTF-8 {where}: the database was altered ({e})") from e
         finally:
-            connection.rollback()
+            if own_transaction:
+                connection.rollback()
             cursor.close()
 
     def is_unique_violation(self, error: BaseException) -> bool:
@@ -184,7 +191,9 @@ class PostgresDialect:
     def append_only_ddl(self) -> Sequence[str]:
         return _PG_TRIGGERS
 
-    def stream(self, connection: Any, sql: str, params: Sequence[Any], batch: int) -> Iterator[Sequence[Any]]:
+    def stream(
+        self, connection: Any, sql: str, params: Sequence[Any], batch: int, *, own_transaction: bool = True
+    ) -> Iterator[Sequence[Any]]:
         try:
             # A named cursor is a server-side cursor: rows arrive batch by batch.
             with connection.cursor(name="mlledger_stream") as cursor:
@@ -193,7 +202,8 @@ class PostgresDialect:
                 while rows := cursor.fetchmany(batch):
                     yield from rows
         finally:
-            connection.rollback()
+            if own_transaction:
+                connection.rollback()
 
     def is_unique_violation(self, error: BaseException) -> bool:
         return getattr(error, "sqlstate", None) == "23505"

@@ -16,11 +16,13 @@ from sqlalchemy import Connection, insert, inspect, select, text, update
 
 from ledger.errors import SchemaVersionError
 from ledger.store.dialects import Dialect
+from ledger.store.projector import Projector
+from ledger.store.read_models import ReadModel
 from ledger.store.tables import Base, LedgerMeta
 
 __all__ = ["SCHEMA_VERSION", "check_supported", "current_version", "migrate"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 
 def _create_v1(conn: Connection, dialect: Dialect) -> None:
@@ -33,7 +35,17 @@ def _create_v1(conn: Connection, dialect: Dialect) -> None:
     )
 
 
-_STEPS: Final[dict[int, Callable[[Connection, Dialect], Any]]] = {1: _create_v1}
+def _read_models_v2(conn: Connection, dialect: Dialect) -> None:
+    """The tracking read models, filled from the events already there; and on
+    PostgreSQL the database session user of each insert, recorded by the
+    server itself (not hashed: evidence the client cannot choose)."""
+    ReadModel.metadata.create_all(conn)
+    default = " DEFAULT session_user" if dialect.placeholder == "%s" else ""
+    conn.execute(text(f"ALTER TABLE events ADD COLUMN db_user VARCHAR(256){default}"))
+    Projector(dialect.placeholder).replay(conn.connection.dbapi_connection, dialect)
+
+
+_STEPS: Final[dict[int, Callable[[Connection, Dialect], Any]]] = {1: _create_v1, 2: _read_models_v2}
 
 
 def current_version(conn: Connection) -> int:

@@ -19,12 +19,15 @@ import sqlalchemy
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
 
 from ledger.encoding import GENESIS_PREV
-from ledger.errors import ConflictError, NotFoundError, StorageError
-from ledger.events import Prepared, Sealed, seal
+from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError
+from ledger.events import Prepared, Sealed, decode_payload, seal
 from ledger.store.dialects import EVENT_COLUMNS, Dialect, dialect_for
 from ledger.store.migrations import SCHEMA_VERSION, check_supported, current_version, migrate
+from ledger.store.projector import TRACKING_TYPES, Projector
+from ledger.store.read_models import ReadModel
 from ledger.store.tables import LedgerMeta
 
 __all__ = ["EVENT_COLUMNS", "Head", "SqlEventStore", "StoredRow", "safe_uri"]
@@ -37,6 +40,10 @@ _SELECT_ROWS: Final = (
     " e.prev, e.hash, p.body FROM events e LEFT JOIN payloads p ON p.seq = e.seq"
 )
 _HEAD: Final = "SELECT seq, hash, time FROM events ORDER BY seq DESC LIMIT 1"
+_SELECT_TRACKING: Final = (
+    "SELECT e.seq, e.type, e.time, e.actor, p.body FROM events e JOIN payloads p ON p.seq = e.seq "
+    "WHERE e.type IN (" + ", ".join(f"'{t}'" for t in TRACKING_TYPES) + ") AND e.seq < {stop} ORDER BY e.seq"
+)
 SCAN_BATCH: Final = 2000
 
 
@@ -60,6 +67,7 @@ class SqlEventStore:
         self.engine = engine
         self.uri = uri
         self.dialect: Dialect = dialect_for(engine.dialect.name)
+        self.projector = Projector(self.dialect.placeholder)
 
     # -- opening -----------------------------------------------------------
 
@@ -118,8 +126,14 @@ class SqlEventStore:
 
     # -- writing -------------------------------------------------------------
 
-    def append(self, batch: Sequence[Prepared], clock: Callable[[], str]) -> list[Sealed]:
+    def append(
+        self, batch: Sequence[Prepared], clock: Callable[[], str], *, enforce_rules: bool = True
+    ) -> list[Sealed]:
         """Append a batch in one transaction, or return it if it is already there.
+
+        The tracking rules (``ledger.store.projector``) refuse the batch when
+        an event breaks one; ``enforce_rules=False`` is for re-appending a
+        chain written elsewhere (its events are projected where they apply).
 
         ``seq``, ``prev`` and ``time`` are fixed under the append lock, so
         concurrent writers in any number of processes form one chain. Time
@@ -136,8 +150,13 @@ class SqlEventStore:
                     sealed.append(record)
                     seq, prev = seq + 1, record.hash
                 self.dialect.insert_events(cursor, [s[:10] for s in sealed], [(s[0], s[10]) for s in sealed])
+                changes = [(s[0], s[3], s[5], s[6], p.payload) for s, p in zip(sealed, batch, strict=True)]
+                self.projector.apply(cursor, changes, strict=enforce_rules)
                 raw.commit()
                 return sealed
+            except LedgerError:
+                raw.rollback()  # a tracking rule refused the batch: nothing is appended
+                raise
             except Exception as e:
                 raw.rollback()
                 if self.dialect.is_unique_violation(e):
@@ -173,6 +192,50 @@ class SqlEventStore:
                 )
             result.append(Sealed(*row))
         return result
+
+    def rebuild(self) -> int:
+        """Drop the read models and replay the ledger into them, under the
+        append lock (writers wait). Returns the number of events replayed."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(mlledger_write=True)
+                with conn.begin():
+                    self.dialect.lock_in_transaction(conn)
+                    ReadModel.metadata.drop_all(conn)
+                    ReadModel.metadata.create_all(conn)
+                    return self.projector.replay(conn.connection.dbapi_connection, self.dialect)
+        except SQLAlchemyError as e:
+            raise StorageError(f"rebuild failed: {_reason(e)}") from e
+
+    def read_models_as_of(self, stop: int) -> Engine:
+        """A private in-memory database holding the read models as they were
+        after event ``stop - 1``: events replayed, never guessed."""
+        snapshot = create_engine("sqlite://", poolclass=StaticPool)
+        ReadModel.metadata.create_all(snapshot)
+        with self._raw() as raw, snapshot.begin() as target:
+            events = self.dialect.stream(raw, _SELECT_TRACKING.format(stop=int(stop)), (), SCAN_BATCH)
+            writer = target.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            projector = Projector("?")
+            batch: list[tuple[int, str, str, str, dict[str, Any]]] = []
+            for seq, event_type, time, actor, body in events:
+                batch.append((seq, event_type, time, actor, decode_payload(body) or {}))
+                if len(batch) >= SCAN_BATCH:
+                    projector.apply(writer, batch, strict=False)
+                    batch = []
+            projector.apply(writer, batch, strict=False)
+        return snapshot
+
+    def last_seq_at(self, time: str) -> int:
+        """The last seq whose time is at or before ``time`` (-1: none); times
+        never decrease along the chain, so this is a cut of the ledger."""
+        rows = self._fetch(f"SELECT MAX(seq) FROM events WHERE time <= {self.dialect.placeholder}", (time,))
+        return -1 if rows[0][0] is None else int(rows[0][0])
+
+    def db_user(self, seq: int) -> str | None:
+        """The database session user the server recorded for event ``seq``
+        (PostgreSQL; None on SQLite)."""
+        rows = self._fetch(f"SELECT db_user FROM events WHERE seq = {self.dialect.placeholder}", (seq,))
+        return rows[0][0] if rows else None
 
     # -- reading -------------------------------------------------------------
 

@@ -13,7 +13,8 @@ from ledger import PendingEvent
 from ledger.encoding import GENESIS_PREV
 from ledger.errors import ConflictError, NotFoundError, SchemaVersionError, StorageError, ValidationError
 
-PARAMS = ("run.params_logged", {"run_id": "r1", "params": {"alpha": "0.1"}})
+PARAMS = ("experiment.created", {"experiment_id": "e1", "name": "credit-scoring", "tags": {}})
+RUN = ("run.started", {"run_id": "r1", "experiment_id": "e1"})
 
 
 def _metric(step: int, value: Any = 0.5) -> dict[str, Any]:
@@ -34,45 +35,48 @@ def test_new_ledger_is_empty_and_intact(lg: ledger.Ledger) -> None:
 
 def test_append_assigns_seq_links_and_reads_back(lg: ledger.Ledger) -> None:
     first = lg.append(*PARAMS, actor="alice")
-    second = lg.append("run.metrics_logged", _metric(1, "NaN"), actor="bob")
+    lg.append(*RUN, actor="alice")
+    third = lg.append("run.metrics_logged", _metric(1, "NaN"), actor="bob")
     assert (first.seq, first.prev) == (0, GENESIS_PREV)
-    assert (second.seq, second.prev) == (1, first.hash)
-    assert lg.event(1) == second
-    assert lg.event(1).payload == {
+    assert (third.seq, third.prev) == (2, lg.event(1).hash)
+    assert lg.event(2) == third
+    assert lg.event(2).payload == {
         "run_id": "r1",
         "metrics": [{"key": "rmse", "value": "NaN", "step": 1, "timestamp": 1764154203123}],
     }
-    assert [e.seq for e in lg.events()] == [0, 1]
+    assert [e.seq for e in lg.events()] == [0, 1, 2]
     head = lg.head()
-    assert head is not None and (head.seq, head.hash) == (1, second.hash)
-    assert second.time >= first.time
+    assert head is not None and (head.seq, head.hash) == (2, third.hash)
+    assert third.time >= first.time
 
 
 def test_batch_gets_consecutive_seqs_in_one_chain(lg: ledger.Ledger) -> None:
     lg.append(*PARAMS, actor="alice")
+    lg.append(*RUN, actor="alice")
     batch = lg.append_many([PendingEvent("run.metrics_logged", _metric(i), "alice") for i in range(100)])
-    assert [e.seq for e in batch] == list(range(1, 101))
+    assert [e.seq for e in batch] == list(range(2, 102))
     assert all(b.prev == a.hash for a, b in zip(batch, batch[1:], strict=False))
-    assert lg.verify().ok and lg.size() == 101
+    assert lg.verify().ok and lg.size() == 102
 
 
 def test_retried_append_with_same_id_is_idempotent(lg: ledger.Ledger) -> None:
     event = lg.append(*PARAMS, actor="alice")
     again = lg.append(*PARAMS, actor="alice", id=event.id)
     assert again.seq == event.seq and again.hash == event.hash
+    lg.append(*RUN, actor="alice")
     batch = [PendingEvent("run.metrics_logged", _metric(i), "alice") for i in range(3)]
     stored = lg.append_many(batch)
     assert [e.hash for e in lg.append_many(batch)] == [e.hash for e in stored]
-    assert lg.size() == 4 and lg.verify().ok
+    assert lg.size() == 5 and lg.verify().ok
 
 
 def test_reused_id_with_different_content_is_a_conflict(lg: ledger.Ledger) -> None:
     event = lg.append(*PARAMS, actor="alice")
     with pytest.raises(
         ConflictError,
-        match=rf"event id {event.id} is already used by event 0 \(run.params_logged by alice\) with different content",
+        match=rf"event id {event.id} is already used by event 0 \(experiment.created by alice\) with different content",
     ):
-        lg.append("run.params_logged", {"run_id": "r1", "params": {"alpha": "0.2"}}, actor="alice", id=event.id)
+        lg.append("experiment.created", {"experiment_id": "e2", "name": "other"}, actor="alice", id=event.id)
     fresh = PendingEvent(*PARAMS, actor="alice")
     with pytest.raises(ConflictError, match="batch mixes new events with 1 already in the ledger"):
         lg.append_many([fresh, PendingEvent(*PARAMS, actor="alice", id=event.id)])
@@ -164,7 +168,7 @@ def test_a_newer_schema_is_refused(uri: str) -> None:
         conn.execute(text("UPDATE ledger_meta SET value = '99' WHERE key = 'schema_version'"))
     engine.dispose()
     with pytest.raises(
-        SchemaVersionError, match="the ledger's schema is version 99, this mlledger knows up to 1: upgrade mlledger"
+        SchemaVersionError, match="the ledger's schema is version 99, this mlledger knows up to 2: upgrade mlledger"
     ):
         ledger.open(uri)
     with pytest.raises(SchemaVersionError, match="version 99"):

@@ -1,0 +1,254 @@
+"""Applies tracking events to the read models, inside the append transaction.
+
+Owns: the tracking rules that need the ledger's current state (a run must
+exist and be running to be logged into; a param keeps its first value; an
+experiment name is unique; a logged artifact never changes) and the row
+changes each event makes. Raising here rolls the whole append back, so a
+refused call appends nothing. Replaying the events through the same code
+rebuilds the read models exactly (``SqlEventStore.rebuild``).
+
+SQL is plain and portable: ``INSERT ... ON CONFLICT ... DO UPDATE`` works on
+SQLite (3.24+) and PostgreSQL alike; only the placeholder differs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from ledger.encoding import canonical_json
+from ledger.errors import ConflictError, NotFoundError
+from ledger.events import decode_payload
+from ledger.store.dialects import Dialect
+
+__all__ = ["TRACKING_TYPES", "Projector", "metric_value", "time_ms"]
+
+TRACKING_TYPES: Final = (
+    "experiment.created",
+    "run.started",
+    "run.params_logged",
+    "run.metrics_logged",
+    "run.tags_set",
+    "run.input_logged",
+    "run.artifact_logged",
+    "run.finished",
+)
+_NON_FINITE: Final = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def time_ms(rfc3339: str) -> int:
+    """Milliseconds since the epoch of a ledger time (``...Z``)."""
+    moment = datetime.fromisoformat(rfc3339.replace("Z", "+00:00"))
+    return int(moment.timestamp() * 1000)
+
+
+def metric_value(value: float | str) -> float | None:
+    """A stored metric value: NaN becomes NULL, infinities stay floats."""
+    number = _NON_FINITE[value] if isinstance(value, str) else float(value)
+    return None if math.isnan(number) else number
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else canonical_json(value).decode("utf-8")
+
+
+class Projector:
+    """Applies events, one after another, to the read-model tables."""
+
+    def __init__(self, placeholder: str) -> None:
+        p = placeholder
+        self._sql = {
+            "experiment_by_id": f"SELECT name FROM experiments WHERE experiment_id = {p}",
+            "experiment_by_name": f"SELECT experiment_id FROM experiments WHERE name = {p}",
+            "insert_experiment": "INSERT INTO experiments (experiment_id, name, tags, creation_time, seq) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p})",
+            "run_status": f"SELECT status FROM runs WHERE run_id = {p}",
+            "insert_run": "INSERT INTO runs (run_id, experiment_id, run_name, parent_run_id, status, author, "
+            f"start_time, end_time, environment, start_seq, end_seq) VALUES ({p}, {p}, {p}, {p}, 'RUNNING', "
+            f"{p}, {p}, NULL, {p}, {p}, NULL)",
+            "finish_run": f"UPDATE runs SET status = {p}, end_time = {p}, end_seq = {p} WHERE run_id = {p}",
+            "param": f"SELECT value FROM run_params WHERE run_id = {p} AND key = {p}",
+            "insert_param": f"INSERT INTO run_params (run_id, key, value, seq) VALUES ({p}, {p}, {p}, {p})",
+            "upsert_tag": f"INSERT INTO run_tags (run_id, key, value, seq) VALUES ({p}, {p}, {p}, {p}) "
+            "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
+            "insert_point": "INSERT INTO metric_history (seq, position, run_id, key, value, step, timestamp) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            "upsert_latest": "INSERT INTO latest_metrics (run_id, key, value, step, timestamp, seq) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (run_id, key) DO UPDATE SET "
+            "value = excluded.value, step = excluded.step, timestamp = excluded.timestamp, seq = excluded.seq "
+            "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
+            "AND excluded.timestamp >= latest_metrics.timestamp)",
+            "insert_input": "INSERT INTO run_inputs (seq, run_id, name, version, digest, source, context, "
+            f"columns, num_rows) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            "artifact": f"SELECT sha256 FROM run_artifacts WHERE run_id = {p} AND path = {p}",
+            "insert_artifact": f"INSERT INTO run_artifacts (run_id, path, sha256, size, seq) VALUES ({p}, {p}, {p}, "
+            f"{p}, {p})",
+        }
+        self._handlers: dict[str, Callable[[Any, int, str, str, dict[str, Any]], None]] = {
+            "experiment.created": self._experiment_created,
+            "run.started": self._run_started,
+            "run.params_logged": self._params_logged,
+            "run.metrics_logged": self._metrics_logged,
+            "run.tags_set": self._tags_set,
+            "run.input_logged": self._input_logged,
+            "run.artifact_logged": self._artifact_logged,
+            "run.finished": self._run_finished,
+        }
+
+    def replay(self, connection: Any, dialect: Dialect, *, stop: int | None = None) -> int:
+        """Apply every stored event with ``seq < stop`` in order, inside the
+        caller's transaction (rebuild, migration, reading as of a seq).
+        Redacted payloads (no row) have nothing to project. Returns the count."""
+        where = "" if stop is None else f" AND e.seq < {int(stop)}"
+        types = ", ".join(f"'{t}'" for t in TRACKING_TYPES)
+        sql = (
+            "SELECT e.seq, e.type, e.time, e.actor, p.body FROM events e JOIN payloads p ON p.seq = e.seq "
+            f"WHERE e.type IN ({types}){where} ORDER BY e.seq"
+        )
+        writer = connection.cursor()
+        count = 0
+        batch: list[tuple[int, str, str, str, dict[str, Any]]] = []
+        for seq, event_type, time, actor, body in dialect.stream(connection, sql, (), 2000, own_transaction=False):
+            batch.append((seq, event_type, time, actor, decode_payload(body) or {}))
+            if len(batch) == 2000:
+                self.apply(writer, batch, strict=False)
+                count, batch = count + len(batch), []
+        self.apply(writer, batch, strict=False)
+        return count + len(batch)
+
+    def apply(
+        self, cursor: Any, events: Sequence[tuple[int, str, str, str, dict[str, Any]]], *, strict: bool = True
+    ) -> int:
+        """Apply (seq, type, time, actor, payload) events in order.
+
+        ``strict`` (live appends): an event that breaks a rule raises a
+        LedgerError and the caller rolls back. Not strict (replays of a chain
+        already written): such an event changes nothing and is counted, so a
+        chain appended without these rules (an import, the golden vectors)
+        still replays. Returns how many events were skipped.
+        """
+        handlers = self._handlers
+        skipped = 0
+        for seq, event_type, time, actor, payload in events:
+            handler = handlers.get(event_type)
+            if handler is None:
+                continue
+            if strict:
+                handler(cursor, seq, time, actor, payload)
+                continue
+            try:
+                handler(cursor, seq, time, actor, payload)
+            except (ConflictError, NotFoundError):
+                skipped += 1
+        return skipped
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _one(self, cursor: Any, name: str, *params: Any) -> Any:
+        cursor.execute(self._sql[name], params)
+        row = cursor.fetchone()
+        return None if row is None else row[0]
+
+    def _running(self, cursor: Any, run_id: str) -> None:
+        status = self._one(cursor, "run_status", run_id)
+        if status is None:
+            raise NotFoundError(f"run {run_id!r} does not exist")
+        if status != "RUNNING":
+            raise ConflictError(f"run {run_id!r} is {status}: nothing can be logged into a finished run")
+
+    # -- handlers --------------------------------------------------------------
+
+    def _experiment_created(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
+        if self._one(cursor, "experiment_by_id", p["experiment_id"]) is not None:
+            raise ConflictError(f"experiment id {p['experiment_id']!r} already exists")
+        if self._one(cursor, "experiment_by_name", p["name"]) is not None:
+            raise ConflictError(f"an experiment named {p['name']!r} already exists")
+        cursor.execute(
+            self._sql["insert_experiment"], (p["experiment_id"], p["name"], _json(p["tags"]), time_ms(time), seq)
+        )
+
+    def _run_started(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
+        if self._one(cursor, "experiment_by_id", p["experiment_id"]) is None:
+            raise NotFoundError(f"experiment {p['experiment_id']!r} does not exist")
+        if self._one(cursor, "run_status", p["run_id"]) is not None:
+            raise ConflictError(f"run {p['run_id']!r} already exists")
+        parent = p["parent_run_id"]
+        if parent is not None and self._one(cursor, "run_status", parent) is None:
+            raise NotFoundError(f"parent run {parent!r} does not exist")
+        cursor.execute(
+            self._sql["insert_run"],
+            (
+                p["run_id"],
+                p["experiment_id"],
+                p["run_name"],
+                parent,
+                actor,
+                time_ms(time),
+                _json(p["environment"]),
+                seq,
+            ),
+        )
+        if p["tags"]:
+            cursor.executemany(self._sql["upsert_tag"], [(p["run_id"], k, v, seq) for k, v in p["tags"].items()])
+
+    def _params_logged(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
+        run_id = p["run_id"]
+        self._running(cursor, run_id)
+        for key, value in p["params"].items():
+            logged = self._one(cursor, "param", run_id, key)
+            if logged is None:
+                cursor.execute(self._sql["insert_param"], (run_id, key, value, seq))
+            elif logged != value:
+                raise ConflictError(
+                    f"param {key!r} of run {run_id!r} is already {logged!r}; a param keeps its first value "
+                    f"(refused {value!r})"
+                )
+
+    def _metrics_logged(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
+        run_id = p["run_id"]
+        self._running(cursor, run_id)
+        points = [
+            (seq, i, run_id, m["key"], metric_value(m["value"]), m["step"], m["timestamp"])
+            for i, m in enumerate(p["metrics"])
+        ]
+        cursor.executemany(self._sql["insert_point"], points)
+        cursor.executemany(self._sql["upsert_latest"], [(r, k, v, s, t, seq) for seq, _, r, k, v, s, t in points])
+
+    def _tags_set(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
+        self._running(cursor, p["run_id"])
+        cursor.executemany(self._sql["upsert_tag"], [(p["run_id"], k, v, seq) for k, v in p["tags"].items()])
+
+    def _input_logged(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
+        self._running(cursor, p["run_id"])
+        cursor.execute(
+            self._sql["insert_input"],
+            (
+                seq,
+                p["run_id"],
+                p["name"],
+                p["version"],
+                p["digest"],
+                p["source"],
+                p["context"],
+                _json(p["columns"]),
+                p["num_rows"],
+            ),
+        )
+
+    def _artifact_logged(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
+        run_id, path = p["run_id"], p["path"]
+        self._running(cursor, run_id)
+        logged = self._one(cursor, "artifact", run_id, path)
+        if logged is None:
+            cursor.execute(self._sql["insert_artifact"], (run_id, path, p["sha256"], p["size"], seq))
+        elif logged != p["sha256"]:
+            raise ConflictError(
+                f"artifact {path!r} of run {run_id!r} was logged with sha256 {logged[:12]}…; "
+                "a logged artifact never changes"
+            )
+
+    def _run_finished(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
+        self._running(cursor, p["run_id"])
+        cursor.execute(self._sql["finish_run"], (p["status"], time_ms(time), seq, p["run_id"]))
