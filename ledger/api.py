@@ -99,6 +99,7 @@ class Ledger:
         self.artifact_root = Path(artifact_root) if artifact_root else default_artifact_root(store.uri)
         self._experiment = DEFAULT_EXPERIMENT
         self._active_runs: list[ActiveRun] = []
+        self._experiment_ids: dict[str, str] = {}
         self.max_payload_bytes = max_payload_bytes
         self._clock = clock
 
@@ -184,7 +185,7 @@ class Ledger:
     def set_experiment(self, name: str, *, tags: dict[str, str] | None = None, actor: str | None = None) -> str:
         """The id of the experiment called ``name``, created if it is new; it
         becomes the experiment of runs started without one."""
-        experiment_id = self.tracking.experiment_id(name)
+        experiment_id = self._experiment_ids.get(name) or self.tracking.experiment_id(name)
         if experiment_id is None:
             experiment_id = new_run_id()
             payload = {"experiment_id": experiment_id, "name": name, "tags": tags or {}}
@@ -193,6 +194,7 @@ class Ledger:
             except ConflictError:  # created meanwhile by another writer
                 experiment_id = self.tracking.experiment_id(name) or experiment_id
         self._experiment = name
+        self._experiment_ids[name] = experiment_id  # an experiment's id never changes
         return experiment_id
 
     def start_run(
@@ -271,7 +273,7 @@ class Ledger:
         )
         with self.store.engine.connect() as conn:
             run_ids = [row[0] for row in conn.execute(query)]
-        return [reader.get_run(run_id) for run_id in run_ids]
+        return reader.get_runs(run_ids)
 
     def list_experiments(self) -> list[dict[str, Any]]:
         return self.tracking.experiments()

@@ -89,6 +89,7 @@ class ActiveRun:
         self.experiment_id = experiment_id
         self.actor = actor
         self.status: str = "RUNNING"
+        self._params: dict[str, str] = {}  # what this handle logged: repeats need no read
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.run_id} {self.status}>"
@@ -103,10 +104,13 @@ class ActiveRun:
         """Log params in one event. A param keeps its first value: the same
         value again is a no-op, another value is a ConflictError."""
         values = {check_key(k, "param"): _param_text(k, v) for k, v in params.items()}
-        logged = self._ledger.tracking.params(self.run_id)
-        new = {k: v for k, v in values.items() if logged.get(k) != v}
-        if new:
-            self._append("run.params_logged", {"run_id": self.run_id, "params": new})
+        new = {k: v for k, v in values.items() if self._params.get(k) != v}
+        if not new:
+            return
+        # A value that differs from the first one is refused by the ledger's
+        # rule, under the append lock, whoever logged the first one.
+        self._append("run.params_logged", {"run_id": self.run_id, "params": new})
+        self._params.update(new)
 
     def log_metric(self, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
         self.log_metrics({key: value}, step=step, timestamp=timestamp)
@@ -261,6 +265,30 @@ def _json_number(value: float) -> float | str:
     return value
 
 
+def _view(run: Any, parts: dict[str, Any]) -> RunView:
+    info = RunInfo(
+        run.run_id,
+        run.experiment_id,
+        run.run_name,
+        run.parent_run_id,
+        run.status,
+        run.author,
+        run.start_time,
+        run.end_time,
+        run.start_seq,
+        run.end_seq,
+        parse_json(run.environment) if run.environment else None,
+    )
+    return RunView(
+        info=info,
+        params=dict(sorted(parts["params"].items())),
+        metrics=dict(sorted(parts["metrics"].items())),
+        tags=dict(sorted(parts["tags"].items())),
+        inputs=parts["inputs"],
+        artifacts=parts["artifacts"],
+    )
+
+
 def _value(stored: float | None) -> float:
     return math.nan if stored is None else float(stored)
 
@@ -295,54 +323,44 @@ class TrackingReader:
         return {key: value for key, value in rows}  # noqa: C416 - rows are Row objects
 
     def get_run(self, run_id: str) -> RunView:
+        found = self.get_runs([run_id])
+        if not found:
+            raise NotFoundError(f"run {run_id!r} does not exist")
+        return found[0]
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[RunView]:
+        """The runs with these ids, in that order (unknown ids are left out);
+        six queries whatever the number of runs."""
+        ids = list(dict.fromkeys(run_ids))
+        parts: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            run = conn.execute(select(Run.__table__).where(Run.run_id == run_id)).first()
-            if run is None:
-                raise NotFoundError(f"run {run_id!r} does not exist")
-            params = conn.execute(select(RunParam.key, RunParam.value).where(RunParam.run_id == run_id)).all()
-            metrics = conn.execute(
-                select(LatestMetric.key, LatestMetric.value).where(LatestMetric.run_id == run_id)
-            ).all()
-            tags = conn.execute(select(RunTag.key, RunTag.value).where(RunTag.run_id == run_id)).all()
-            inputs = conn.execute(
-                select(RunInput.__table__).where(RunInput.run_id == run_id).order_by(RunInput.seq)
-            ).all()
-            artifacts = conn.execute(
-                select(RunArtifact.__table__).where(RunArtifact.run_id == run_id).order_by(RunArtifact.path)
-            ).all()
-        info = RunInfo(
-            run.run_id,
-            run.experiment_id,
-            run.run_name,
-            run.parent_run_id,
-            run.status,
-            run.author,
-            run.start_time,
-            run.end_time,
-            run.start_seq,
-            run.end_seq,
-            parse_json(run.environment) if run.environment else None,
-        )
-        return RunView(
-            info=info,
-            params=dict(sorted(params)),
-            metrics={k: _value(v) for k, v in sorted(metrics)},
-            tags=dict(sorted(tags)),
-            inputs=[
-                {
-                    "name": i.name,
-                    "version": i.version,
-                    "digest": i.digest,
-                    "source": i.source,
-                    "context": i.context,
-                    "num_rows": i.num_rows,
-                    "schema": parse_json(i.columns) if i.columns else None,
-                    "seq": i.seq,
-                }
-                for i in inputs
-            ],
-            artifacts=[{"path": a.path, "sha256": a.sha256, "size": a.size, "seq": a.seq} for a in artifacts],
-        )
+            runs = {r.run_id: r for r in conn.execute(select(Run.__table__).where(Run.run_id.in_(ids)))}
+            parts = {
+                run_id: {"params": {}, "metrics": {}, "tags": {}, "inputs": [], "artifacts": []} for run_id in runs
+            }
+            for table, name in ((RunParam, "params"), (LatestMetric, "metrics"), (RunTag, "tags")):
+                for run_id, key, value in conn.execute(
+                    select(table.run_id, table.key, table.value).where(table.run_id.in_(ids))
+                ):
+                    parts[run_id][name][key] = _value(value) if name == "metrics" else value  # type: ignore[arg-type]
+            for i in conn.execute(select(RunInput.__table__).where(RunInput.run_id.in_(ids)).order_by(RunInput.seq)):
+                parts[i.run_id]["inputs"].append(
+                    {
+                        "name": i.name,
+                        "version": i.version,
+                        "digest": i.digest,
+                        "source": i.source,
+                        "context": i.context,
+                        "num_rows": i.num_rows,
+                        "schema": parse_json(i.columns) if i.columns else None,
+                        "seq": i.seq,
+                    }
+                )
+            for a in conn.execute(
+                select(RunArtifact.__table__).where(RunArtifact.run_id.in_(ids)).order_by(RunArtifact.path)
+            ):
+                parts[a.run_id]["artifacts"].append({"path": a.path, "sha256": a.sha256, "size": a.size, "seq": a.seq})
+        return [_view(runs[run_id], parts[run_id]) for run_id in ids if run_id in runs]
 
     def metric_history(self, run_id: str, key: str) -> list[MetricValue]:
         with self.engine.connect() as conn:
