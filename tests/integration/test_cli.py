@@ -21,7 +21,9 @@ import ledger
 
 MLLEDGER = shutil.which("mlledger", path=str(Path(sys.executable).parent)) or shutil.which("mlledger")
 APPENDED = re.compile(r"^(\d+) ([0-9a-f]{64})$")
-TAGS = '{"run_id": "r1", "tags": {"team": "risk"}}'
+EXPERIMENT = '{"experiment_id": "e1", "name": "e1"}'
+START = '{"run_id": "r1", "experiment_id": "e1"}'
+TAGS = '{"run_id": "r1", "tags": {"team": "risk"}}'  # for run r1: start it first (start_run)
 SAFE = 2**53 - 1
 
 
@@ -53,6 +55,14 @@ def run(
     return result
 
 
+def start_run(uri: str) -> str:
+    """Events 0 and 1, through the API: experiment e1 and run r1 in it, so that
+    r1 can be logged into. Returns the head hash."""
+    with ledger.open(uri) as lg:
+        lg.append("experiment.created", json.loads(EXPERIMENT), actor="setup")
+        return lg.append("run.started", json.loads(START), actor="setup").hash
+
+
 def verify_json(uri: str) -> dict[str, object]:
     result = run("--uri", uri, "verify", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -73,6 +83,8 @@ def test_init_append_verify_export(uri: str, tmp_path: Path) -> None:
     hashes = []
     for number, args in enumerate(
         [
+            ("experiment.created", EXPERIMENT),
+            ("run.started", START),
             ("run.tags_set", TAGS),
             (
                 "run.params_logged",
@@ -93,32 +105,32 @@ def test_init_append_verify_export(uri: str, tmp_path: Path) -> None:
     # A retry with the same --id is idempotent; a different payload under it is a conflict.
     finished = '{"run_id": "r1", "status": "FINISHED"}'
     retry = run("--uri", uri, "append", "run.finished", finished, "--id", event_id)
-    assert (retry.returncode, retry.stdout.strip()) == (0, f"2 {hashes[2]}")
+    assert (retry.returncode, retry.stdout.strip()) == (0, f"4 {hashes[4]}")
     failed = '{"run_id": "r1", "status": "FAILED"}'
     conflict = run("--uri", uri, "append", "run.finished", failed, "--id", event_id)
     assert conflict.returncode == 2
     assert conflict.stderr.startswith("mlledger: error: ")
-    assert f"event id {event_id} is already used by event 2" in conflict.stderr
+    assert f"event id {event_id} is already used by event 4" in conflict.stderr
 
     text = run("--uri", uri, "verify")
     assert text.returncode == 0, text.stdout + text.stderr
-    assert text.stdout.strip() == f"ok: 3 events intact; head {hashes[2]}"
+    assert text.stdout.strip() == f"ok: 5 events intact; head {hashes[4]}"
 
     report = verify_json(uri)
     assert {"ok", "events", "head", "faults"} <= set(report)
     assert report["ok"] is True
-    assert report["events"] == 3
-    assert report["head"] == hashes[2]
+    assert report["events"] == 5
+    assert report["head"] == hashes[4]
     assert report["faults"] == []
 
     stdout = run("--uri", uri, "export")
     assert stdout.returncode == 0, stdout.stderr
     lines = [json.loads(line) for line in stdout.stdout.splitlines()]
-    assert [line["seq"] for line in lines] == [0, 1, 2]
+    assert [line["seq"] for line in lines] == [0, 1, 2, 3, 4]
     assert [line["hash"] for line in lines] == hashes
-    assert [line["actor"] for line in lines] == ["cli-tester", "alice", "cli-tester"]
-    assert lines[1]["payload"]["params"]["\u00e9t\u00e9"] == "\U0001f31e"
-    assert lines[2]["id"] == event_id
+    assert [line["actor"] for line in lines] == ["cli-tester", "cli-tester", "cli-tester", "alice", "cli-tester"]
+    assert lines[3]["payload"]["params"]["\u00e9t\u00e9"] == "\U0001f31e"
+    assert lines[4]["id"] == event_id
     assert set(lines[0]) == {
         "v",
         "seq",
@@ -137,26 +149,29 @@ def test_init_append_verify_export(uri: str, tmp_path: Path) -> None:
     to_file = run("--uri", uri, "export", "--format", "jsonl", "-o", str(output))
     assert to_file.returncode == 0, to_file.stderr
     assert to_file.stdout == ""
-    assert f"exported 3 events to {output}" in to_file.stderr
+    assert f"exported 5 events to {output}" in to_file.stderr
     assert output.read_text(encoding="utf-8") == stdout.stdout
 
 
 def test_uri_from_environment(uri: str, tmp_path: Path) -> None:
     env = clean_env(MLLEDGER_URI=uri)
     assert run("init", env=env).returncode == 0
-    appended = run("append", "run.tags_set", TAGS, env=env)
-    assert appended.returncode == 0, appended.stderr
-    assert appended.stdout.startswith("0 ")
+    for number, (event_type, payload) in enumerate(
+        [("experiment.created", EXPERIMENT), ("run.started", START), ("run.tags_set", TAGS)]
+    ):
+        appended = run("append", event_type, payload, env=env)
+        assert appended.returncode == 0, appended.stderr
+        assert appended.stdout.startswith(f"{number} ")
     verified = run("verify", "--json", env=env)
     assert verified.returncode == 0, verified.stderr
-    assert json.loads(verified.stdout)["events"] == 1
+    assert json.loads(verified.stdout)["events"] == 3
     exported = run("export", env=env)
-    assert len(exported.stdout.splitlines()) == 1
+    assert len(exported.stdout.splitlines()) == 3
     # --uri wins over MLLEDGER_URI.
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert run("--uri", other, "init", env=env).returncode == 0
     assert json.loads(run("--uri", other, "verify", "--json", env=env).stdout)["events"] == 0
-    assert json.loads(run("verify", "--json", env=env).stdout)["events"] == 1
+    assert json.loads(run("verify", "--json", env=env).stdout)["events"] == 3
 
 
 @pytest.mark.parametrize(
@@ -253,8 +268,7 @@ def test_refused_append_changes_nothing(uri: str, tmp_path: Path) -> None:
     The cases run in one test per backend (each CLI start costs most of a
     second); a failure lists every case that misbehaved.
     """
-    with ledger.open(uri) as lg:
-        head = lg.append("run.tags_set", {"run_id": "r0", "tags": {}}, actor="setup").hash
+    head = start_run(uri)  # r1 is running: each case is refused for its own reason, not for the run
     failures = []
     for name, event_type, payload, message in REFUSED:
         extra = ("--id", "NOT-A-UUID") if name == "bad-event-id" else ()
@@ -271,7 +285,7 @@ def test_refused_append_changes_nothing(uri: str, tmp_path: Path) -> None:
             )
     assert not failures, "\n".join(failures)
     report = verify_json(uri)
-    assert (report["events"], report["head"], report["ok"]) == (1, head, True)
+    assert (report["events"], report["head"], report["ok"]) == (2, head, True)
 
 
 @pytest.mark.parametrize(
@@ -300,21 +314,20 @@ def test_pathological_json_is_refused_cleanly(uri: str, tmp_path: Path, payload:
 
 
 def test_oversized_payload_on_stdin(uri: str) -> None:
-    with ledger.open(uri):
-        pass
+    start_run(uri)
     payload = json.dumps({"run_id": "r1", "tags": {"blob": "\U0001f600" * 300_000}})
     result = run("--uri", uri, "append", "run.tags_set", "-", stdin=payload)
     assert result.returncode == 2
     assert result.stderr.startswith("mlledger: error: ")
     assert "payload is 1200034 bytes, the limit is 1048576" in result.stderr
-    assert verify_json(uri)["events"] == 0
+    assert verify_json(uri)["events"] == 2
     # The limit is inclusive: 1 MiB of canonical JSON exactly is accepted, one byte more is not.
     envelope = len('{"run_id":"r1","tags":{"blob":""}}')
     for size, code in ((1024 * 1024 + 1, 2), (1024 * 1024, 0)):
         payload = json.dumps({"run_id": "r1", "tags": {"blob": "x" * (size - envelope)}})
         result = run("--uri", uri, "append", "run.tags_set", "-", stdin=payload)
         assert result.returncode == code, result.stderr
-    assert verify_json(uri)["events"] == 1
+    assert verify_json(uri)["events"] == 3
 
 
 def test_unreadable_payload_file(uri: str, tmp_path: Path) -> None:
@@ -361,13 +374,14 @@ def test_embedded_default_in_working_directory(tmp_path: Path) -> None:
     assert init.returncode == 0, init.stderr
     assert "ready at sqlite:///mlledger/ledger.db (0 events)" in init.stdout
     assert (tmp_path / "mlledger" / "ledger.db").is_file()
-    appended = run("append", "run.tags_set", TAGS, env=env, cwd=tmp_path)
-    assert appended.returncode == 0, appended.stderr
+    for event_type, payload in (("experiment.created", EXPERIMENT), ("run.started", START), ("run.tags_set", TAGS)):
+        appended = run("append", event_type, payload, env=env, cwd=tmp_path)
+        assert appended.returncode == 0, appended.stderr
     verified = run("verify", env=env, cwd=tmp_path)
     assert verified.returncode == 0, verified.stderr
-    assert verified.stdout.startswith("ok: 1 events intact; head ")
+    assert verified.stdout.startswith("ok: 3 events intact; head ")
     with ledger.open(f"sqlite:///{tmp_path / 'mlledger' / 'ledger.db'}", create=False) as lg:
-        assert lg.size() == 1
+        assert lg.size() == 3
     # Another directory has its own (missing) ledger.
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -377,6 +391,7 @@ def test_embedded_default_in_working_directory(tmp_path: Path) -> None:
 
 
 def test_export_to_unwritable_path(uri: str, tmp_path: Path) -> None:
+    start_run(uri)
     with ledger.open(uri) as lg:
         lg.append("run.tags_set", {"run_id": "r1", "tags": {}}, actor="a")
     target = tmp_path / "no-such-dir" / "events.jsonl"
@@ -387,8 +402,11 @@ def test_export_to_unwritable_path(uri: str, tmp_path: Path) -> None:
     assert result.stderr.startswith("mlledger: error: "), result.stderr
 
 
+TAMPERED = 3  # a tags_set event in the middle of the chain
+
+
 def _tamper(uri: str) -> None:
-    """Change event 1's actor behind the triggers' back, as the owner could."""
+    """Change event TAMPERED's actor behind the triggers' back, as the owner could."""
     engine = sqlalchemy.create_engine(uri)
     try:
         with engine.begin() as conn:
@@ -396,23 +414,24 @@ def _tamper(uri: str) -> None:
                 conn.execute(sqlalchemy.text("DROP TRIGGER events_no_update"))
             else:
                 conn.execute(sqlalchemy.text("ALTER TABLE events DISABLE TRIGGER events_no_update_delete"))
-            conn.execute(sqlalchemy.text("UPDATE events SET actor = 'mallory' WHERE seq = 1"))
+            conn.execute(sqlalchemy.text(f"UPDATE events SET actor = 'mallory' WHERE seq = {TAMPERED}"))
     finally:
         engine.dispose()
 
 
 def test_verify_reports_tampering(uri: str) -> None:
+    start_run(uri)  # 0, 1
     with ledger.open(uri) as lg:
-        for run_id in ("r1", "r2", "r3"):
-            lg.append("run.tags_set", {"run_id": run_id, "tags": {"k": "v"}}, actor="alice")
+        for value in ("v1", "v2", "v3"):  # 2, 3, 4
+            lg.append("run.tags_set", {"run_id": "r1", "tags": {"k": value}}, actor="alice")
     _tamper(uri)
     text = run("--uri", uri, "verify")
     assert text.returncode == 1
-    assert text.stdout.startswith("FAILED: 1 faults in 3 events; first at event 1")
-    assert "event 1: header altered: hash mismatch" in text.stdout
+    assert text.stdout.startswith(f"FAILED: 1 faults in 5 events; first at event {TAMPERED}")
+    assert f"event {TAMPERED}: header altered: hash mismatch" in text.stdout
     as_json = run("--uri", uri, "verify", "--json")
     assert as_json.returncode == 1
     report = json.loads(as_json.stdout)
     assert report["ok"] is False
-    assert report["events"] == 3
-    assert [(f["seq"], f["kind"]) for f in report["faults"]] == [(1, "header_altered")]
+    assert report["events"] == 5
+    assert [(f["seq"], f["kind"]) for f in report["faults"]] == [(TAMPERED, "header_altered")]

@@ -4,7 +4,10 @@ duplicate seq or a fork").
 
 Each writer is a real process running ``workers/append_worker.py``; all of them
 open the ledger, report ready, and start appending the moment the test
-creates a "go" file, so their appends really overlap.
+creates a "go" file, so their appends really overlap. Each writer logs params
+into its own run (run_id = its actor), which must be running: the test starts
+the four runs first (``start_runs``), so a ledger of N appended events holds
+SETUP + N.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ import ledger
 APPEND_WORKER = Path(__file__).parent / "workers" / "append_worker.py"
 WORKER_TIMEOUT = 60  # seconds; the worker kills itself (SIGALRM) and the test gives up after this
 ACTORS = ("writer-a", "writer-b", "writer-c", "writer-d")
+SETUP = 1 + len(ACTORS)  # experiment.created, then run.started for each writer's run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -39,10 +43,34 @@ class WorkerResult:
     batches: list[list[int]]  # the seqs the ledger returned, batch by batch
     started: float = 0.0  # time.time() when it saw the go signal
     finished: float = 0.0  # time.time() after its last append
+    setup: list[int] = field(default_factory=list)  # --start-run: its experiment.created and run.started
+
+
+def params(actor: str, i: int) -> dict[str, Any]:
+    """The payload of a writer's event ``i`` (as workers/append_worker.py writes it)."""
+    return {"run_id": actor, "params": {f"i{i}": str(i)}}
+
+
+def start_runs(uri: str) -> None:
+    """Create the ledger, and the experiment and running run each writer logs into: SETUP events."""
+    with ledger.open(uri) as lg:
+        lg.append("experiment.created", {"experiment_id": "e1", "name": "e1"}, actor="setup")
+        for actor in ACTORS:
+            lg.append("run.started", {"run_id": actor, "experiment_id": "e1"}, actor="setup")
+        assert lg.size() == SETUP
+
+
+def check_setup(events: list[ledger.RecordedEvent]) -> None:
+    """The chain starts with the SETUP events of ``start_runs``."""
+    assert [(e.type, e.actor) for e in events[:SETUP]] == [
+        ("experiment.created", "setup"),
+        *[("run.started", "setup")] * len(ACTORS),
+    ]
+    assert [e.payload["run_id"] for e in events[1:SETUP] if e.payload] == list(ACTORS)
 
 
 def run_together(
-    uri: str, workdir: Path, *, events: int, batch: int = 1, open_after_go: bool = False
+    uri: str, workdir: Path, *, events: int, batch: int = 1, open_after_go: bool = False, start_run: bool = False
 ) -> list[WorkerResult]:
     """Run one append_worker per actor, released at the same moment; wait for all."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -69,6 +97,8 @@ def run_together(
             ]
             if open_after_go:
                 command.append("--open-after-go")
+            if start_run:
+                command.append("--start-run")
             procs[actor] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + WORKER_TIMEOUT
         while not all(path.exists() for path in ready.values()):
@@ -87,7 +117,9 @@ def run_together(
             assert proc.returncode == 0, f"{actor} failed with exit code {proc.returncode}:\n{err}"
             report: dict[str, Any] = json.loads(out)
             assert report["actor"] == actor
-            results.append(WorkerResult(actor, report["batches"], report["started"], report["finished"]))
+            results.append(
+                WorkerResult(actor, report["batches"], report["started"], report["finished"], report["setup"])
+            )
         return results
     finally:
         for proc in procs.values():
@@ -118,16 +150,15 @@ def check_one_chain(lg: ledger.Ledger, total: int) -> list[ledger.RecordedEvent]
 
 def check_writers(events: list[ledger.RecordedEvent], results: list[WorkerResult], per_writer: int) -> None:
     """Each writer's events are all there, in the order it wrote them, at the seqs it was told."""
-    assert Counter(e.actor for e in events) == dict.fromkeys(ACTORS, per_writer)
+    logged = [e for e in events if e.type == "run.params_logged"]
+    assert Counter(e.actor for e in logged) == dict.fromkeys(ACTORS, per_writer)
     for result in results:
         seqs = [seq for batch in result.batches for seq in batch]
         assert len(seqs) == per_writer
         assert seqs == sorted(seqs), f"{result.actor}: later appends got earlier seqs"
-        mine = [e for e in events if e.actor == result.actor]
+        mine = [e for e in logged if e.actor == result.actor]
         assert [e.seq for e in mine] == seqs, f"{result.actor}: the ledger disagrees with the seqs returned"
-        assert [e.payload for e in mine] == [
-            {"run_id": result.actor, "params": {"i": str(i)}} for i in range(per_writer)
-        ]
+        assert [e.payload for e in mine] == [params(result.actor, i) for i in range(per_writer)]
 
 
 def assert_overlapped(results: list[WorkerResult]) -> None:
@@ -140,23 +171,25 @@ def assert_overlapped(results: list[WorkerResult]) -> None:
 
 
 def test_four_processes_appending_one_by_one_form_one_chain(uri: str, tmp_path: Path) -> None:
-    ledger.open(uri).close()  # created up front: this test is about appends, not creation
+    start_runs(uri)  # created up front: this test is about appends, not creation
 
     results = run_together(uri, tmp_path, events=500, batch=1)
 
     with ledger.open(uri) as lg:
-        events = check_one_chain(lg, 2000)
+        events = check_one_chain(lg, SETUP + 2000)
+    check_setup(events)
     check_writers(events, results, 500)
     assert_overlapped(results)
 
 
 def test_concurrent_batches_occupy_consecutive_seqs(uri: str, tmp_path: Path) -> None:
-    ledger.open(uri).close()
+    start_runs(uri)
 
     results = run_together(uri, tmp_path, events=20 * 25, batch=25)
 
     with ledger.open(uri) as lg:
-        events = check_one_chain(lg, 2000)
+        events = check_one_chain(lg, SETUP + 2000)
+    check_setup(events)
     check_writers(events, results, 500)
     starts = []
     for result in results:
@@ -165,8 +198,8 @@ def test_concurrent_batches_occupy_consecutive_seqs(uri: str, tmp_path: Path) ->
             assert seqs == list(range(seqs[0], seqs[0] + 25)), f"{result.actor}: batch split: {seqs}"
             starts.append(seqs[0])
             assert {events[s].actor for s in seqs} == {result.actor}
-    # 80 batches of 25 tile 0..1999 exactly: nothing from another batch in between.
-    assert sorted(starts) == list(range(0, 2000, 25))
+    # 80 batches of 25 tile SETUP..SETUP+1999 exactly: nothing from another batch in between.
+    assert sorted(starts) == list(range(SETUP, SETUP + 2000, 25))
     assert_overlapped(results)
 
 
@@ -175,6 +208,7 @@ def test_four_threads_sharing_one_ledger_form_one_chain(uri: str) -> None:
     errors: list[BaseException] = []
     seqs: dict[str, list[int]] = {actor: [] for actor in ACTORS}
     start = threading.Barrier(len(ACTORS), timeout=WORKER_TIMEOUT)
+    start_runs(uri)
 
     with ledger.open(uri) as lg:
 
@@ -182,8 +216,7 @@ def test_four_threads_sharing_one_ledger_form_one_chain(uri: str) -> None:
             try:
                 start.wait()
                 for i in range(250):
-                    payload = {"run_id": actor, "params": {"i": str(i)}}
-                    seqs[actor].append(lg.append("run.params_logged", payload, actor=actor).seq)
+                    seqs[actor].append(lg.append("run.params_logged", params(actor, i), actor=actor).seq)
             except BaseException as e:  # reported below, in the test's thread
                 errors.append(e)
 
@@ -194,7 +227,8 @@ def test_four_threads_sharing_one_ledger_form_one_chain(uri: str) -> None:
             thread.join(timeout=WORKER_TIMEOUT)
         assert not any(thread.is_alive() for thread in threads), "a writer thread hangs"
         assert errors == []
-        events = check_one_chain(lg, 1000)
+        events = check_one_chain(lg, SETUP + 1000)
+    check_setup(events)
     check_writers(events, [WorkerResult(actor, [[s] for s in seqs[actor]]) for actor in ACTORS], 250)
 
 
@@ -225,12 +259,20 @@ ROUNDS = 2
 def test_concurrent_first_open_creates_one_ledger(uri: str, tmp_path: Path) -> None:
     """Four jobs start at once against an empty database: each open() must
     succeed (one creates the ledger, the others find it) and all appends land
-    in one ledger. Repeated a few times, since it is a race."""
+    in one ledger. Each job starts its own experiment and run (two events, one
+    batch) before its five params. Repeated a few times, since it is a race."""
     for round_ in range(ROUNDS):
         reset_database(uri)
 
-        results = run_together(uri, tmp_path / f"round-{round_}", events=5, batch=1, open_after_go=True)
+        results = run_together(uri, tmp_path / f"round-{round_}", events=5, batch=1, open_after_go=True, start_run=True)
 
         with ledger.open(uri) as lg:
-            events = check_one_chain(lg, 20)
+            events = check_one_chain(lg, len(ACTORS) * (2 + 5))
         check_writers(events, results, 5)
+        for result in results:
+            assert [(events[s].type, events[s].actor) for s in result.setup] == [
+                ("experiment.created", result.actor),
+                ("run.started", result.actor),
+            ]
+            assert result.setup[1] == result.setup[0] + 1
+            assert result.setup[1] < result.batches[0][0], f"{result.actor} logged before its run started"

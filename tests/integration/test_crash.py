@@ -5,7 +5,8 @@ is appended atomically, and a committed append is durable).
 tagged with its writer generation, batch number and index, and notes every
 batch the ledger acknowledged. The test kills it at an arbitrary moment, three
 times on the same ledger, and checks after each kill that the ledger verifies,
-holds only whole batches, and kept every acknowledged one.
+holds only whole batches, and kept every acknowledged one. The runs the
+writers tag are started up front, by the SETUP events.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ BATCH = 50
 WRITER_TIMEOUT = 60  # seconds; the writer kills itself (SIGALRM) if the test never does
 # How long each writer keeps appending after its first acknowledged batch, before SIGKILL.
 RUN_FOR = (0.7, 1.1, 1.5)
+RUNS = (*(f"crash-g{generation}" for generation in range(len(RUN_FOR))), "after")
+SETUP = 1 + len(RUNS)  # experiment.created, then run.started for each writer's run and for "after"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -74,29 +77,42 @@ def run_and_kill(uri: str, generation: int, workdir: Path, run_for: float) -> li
     return [int(line) for line in progress.read_text().split()]
 
 
+def start_runs(uri: str) -> None:
+    """Create the ledger, an experiment and the runs the writers tag: SETUP events."""
+    with ledger.open(uri) as lg:
+        lg.append("experiment.created", {"experiment_id": "e1", "name": "e1"}, actor="operator")
+        for run_id in RUNS:
+            lg.append("run.started", {"run_id": run_id, "experiment_id": "e1"}, actor="operator")
+        assert lg.size() == SETUP
+
+
 def check_whole_batches(lg: ledger.Ledger, acknowledged: dict[int, list[int]]) -> int:
-    """The ledger verifies and holds only whole batches, including every
-    acknowledged one; returns its size."""
+    """The ledger verifies and holds the SETUP events, then only whole batches,
+    including every acknowledged one; returns its size."""
     report = lg.verify()
     assert report.ok, report.faults[:5]
     size = lg.size()
     assert report.events == size
-    assert size % BATCH == 0, f"size {size} is not a whole number of {BATCH}-event batches"
+    assert (size - SETUP) % BATCH == 0, f"size {size} is not {SETUP} + a whole number of {BATCH}-event batches"
 
+    events = list(lg.events())
+    assert [e.type for e in events[:SETUP]] == ["experiment.created"] + ["run.started"] * len(RUNS)
     batches: dict[tuple[int, int], list[ledger.RecordedEvent]] = defaultdict(list)
-    for event in lg.events():
+    for event in events[SETUP:]:
+        assert event.type == "run.tags_set"
         assert event.payload is not None
-        params = event.payload["params"]
-        batches[int(params["gen"]), int(params["batch"])].append(event)
-    assert sum(len(events) for events in batches.values()) == size
+        tags = event.payload["tags"]
+        batches[int(tags["gen"]), int(tags["batch"])].append(event)
+    assert SETUP + sum(len(events) for events in batches.values()) == size
 
     for (gen, batch), events in batches.items():
-        assert [int(e.payload["params"]["index"]) for e in events] == list(range(BATCH)), (
+        assert [int(e.payload["tags"]["index"]) for e in events] == list(range(BATCH)), (
             f"generation {gen} batch {batch} is not whole: {len(events)} events"
         )
+        assert {e.payload["run_id"] for e in events} == {f"crash-g{gen}"}
         first = events[0].seq
         assert [e.seq for e in events] == list(range(first, first + BATCH)), f"batch {gen}/{batch} is split"
-        assert first % BATCH == 0
+        assert (first - SETUP) % BATCH == 0
 
     for gen, reported in acknowledged.items():
         present = sorted(batch for g, batch in batches if g == gen)
@@ -110,7 +126,7 @@ def check_whole_batches(lg: ledger.Ledger, acknowledged: dict[int, list[int]]) -
 
 
 def test_sigkill_mid_append_leaves_only_whole_batches(uri: str, tmp_path: Path) -> None:
-    ledger.open(uri).close()
+    start_runs(uri)
     acknowledged: dict[int, list[int]] = {}
     sizes = []
 
@@ -127,7 +143,7 @@ def test_sigkill_mid_append_leaves_only_whole_batches(uri: str, tmp_path: Path) 
         assert head is not None
         one = lg.append("run.finished", {"run_id": "crash-g2", "status": "KILLED"}, actor="operator")
         more = lg.append_many(
-            ledger.PendingEvent("run.params_logged", {"run_id": "after", "params": {"i": str(i)}}, "operator")
+            ledger.PendingEvent("run.tags_set", {"run_id": "after", "tags": {"i": str(i)}}, "operator")
             for i in range(BATCH)
         )
         assert (one.seq, one.prev) == (head.seq + 1, head.hash)

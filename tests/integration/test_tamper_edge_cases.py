@@ -19,11 +19,25 @@ import ledger
 from ledger import PendingEvent
 
 
+def _start_run(lg: ledger.Ledger, actor: str = "alice") -> None:
+    """Events 0 and 1: experiment e1 and run r1 in it, so r1 can be logged into."""
+    lg.append("experiment.created", {"experiment_id": "e1", "name": "e1"}, actor=actor)
+    lg.append("run.started", {"run_id": "r1", "experiment_id": "e1"}, actor=actor)
+
+
 def _fill(uri: str, n: int = 10) -> None:
+    """``n`` events: the run started (0, 1), then params logged into it (2..n-1)."""
     with ledger.open(uri) as lg:
+        _start_run(lg)
         lg.append_many(
-            PendingEvent("run.params_logged", {"run_id": "r", "params": {f"p{i}": str(i)}}, "alice") for i in range(n)
+            PendingEvent("run.params_logged", {"run_id": "r1", "params": {f"p{i}": str(i)}}, "alice")
+            for i in range(2, n)
         )
+        assert lg.size() == n
+
+
+# The hashed columns of events, named: the table has more (db_user, filled by the database).
+HEADER = "seq, v, id, type, schema, time, actor, payload_digest, prev, hash"
 
 
 def _sqlite(uri: str) -> sqlite3.Connection:
@@ -47,8 +61,8 @@ def _verify(uri: str) -> ledger.VerifyReport:
             "events (mlledger: append-only, no REPLACE)",
         ),
         (
-            "REPLACE INTO events SELECT 99, v, id, type, schema, time, actor, payload_digest, prev, hash FROM events "
-            "WHERE seq = 3",
+            f"REPLACE INTO events ({HEADER}) SELECT 99, v, id, type, schema, time, actor, payload_digest, prev, hash "
+            "FROM events WHERE seq = 3",
             "events (mlledger: append-only, no REPLACE)",
         ),
     ],
@@ -95,7 +109,10 @@ def test_invalid_utf8_is_an_integrity_failure(sqlite_uri: str) -> None:
 def test_a_row_below_seq_0_is_refused_and_else_reported(sqlite_uri: str) -> None:
     _fill(sqlite_uri)
     conn = _sqlite(sqlite_uri)
-    copy = "INSERT INTO events SELECT -1, v, 'x' || id, type, schema, time, actor, payload_digest, prev, hash FROM events WHERE seq = 0"
+    copy = (
+        f"INSERT INTO events ({HEADER}) SELECT -1, v, 'x' || id, type, schema, time, actor, payload_digest, prev, hash "
+        "FROM events WHERE seq = 0"
+    )
     with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed: events_seq_from_zero"):
         conn.execute(copy)
     conn.execute("PRAGMA ignore_check_constraints = ON")
@@ -109,23 +126,24 @@ def test_a_row_below_seq_0_is_refused_and_else_reported(sqlite_uri: str) -> None
 
 def test_an_early_redaction_does_not_hide_a_later_valid_one(uri: str) -> None:
     with ledger.open(uri) as lg:
-        lg.append("run.params_logged", {"run_id": "r", "params": {"a": "1"}}, actor="a")  # 0
-        # 1 names seq 3 before it exists: it cannot redact it.
-        lg.append("ledger.redacted", {"target_seq": 3, "reason": "too early", "legal_basis": "none"}, actor="a")
-        lg.append("run.params_logged", {"run_id": "r", "params": {"b": "2"}}, actor="a")  # 2
-        lg.append("run.params_logged", {"run_id": "r", "params": {"c": "3"}}, actor="a")  # 3
+        _start_run(lg, actor="a")  # 0, 1
+        lg.append("run.params_logged", {"run_id": "r1", "params": {"a": "1"}}, actor="a")  # 2
+        # 3 names seq 5 before it exists: it cannot redact it.
+        lg.append("ledger.redacted", {"target_seq": 5, "reason": "too early", "legal_basis": "none"}, actor="a")
+        lg.append("run.params_logged", {"run_id": "r1", "params": {"b": "2"}}, actor="a")  # 4
+        assert lg.append("run.params_logged", {"run_id": "r1", "params": {"c": "3"}}, actor="a").seq == 5
     engine = create_engine(uri)
-    delete = text("DELETE FROM payloads WHERE seq = 3")
+    delete = text("DELETE FROM payloads WHERE seq = 5")
     with pytest.raises(Exception, match="a payload can only be removed by a redaction event"), engine.begin() as conn:
         conn.execute(delete)
     with ledger.open(uri) as lg:
-        lg.append("ledger.redacted", {"target_seq": 3, "reason": "GDPR art. 17", "legal_basis": "erasure"}, actor="dpo")
+        lg.append("ledger.redacted", {"target_seq": 5, "reason": "GDPR art. 17", "legal_basis": "erasure"}, actor="dpo")
     with engine.begin() as conn:
         conn.execute(delete)
     engine.dispose()
     report = _verify(uri)
     assert report.ok
-    assert report.redacted == (3,)
+    assert report.redacted == (5,)
 
 
 def test_bad_arguments_are_ledger_errors(sqlite_uri: str) -> None:
@@ -141,13 +159,15 @@ def test_bad_arguments_are_ledger_errors(sqlite_uri: str) -> None:
 
 def test_export_to_stdout_is_utf8_whatever_the_locale(sqlite_uri: str) -> None:
     with ledger.open(sqlite_uri) as lg:
-        lg.append("run.tags_set", {"run_id": "r", "tags": {"price": "10 €", "emoji": "\U0001f600"}}, actor="zoë")
+        _start_run(lg, actor="zoë")
+        lg.append("run.tags_set", {"run_id": "r1", "tags": {"price": "10 €", "emoji": "\U0001f600"}}, actor="zoë")
     env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
     result = subprocess.run(
         [sys.executable, "-m", "cli.main", "--uri", sqlite_uri, "export"], capture_output=True, env=env, check=False
     )
     assert result.returncode == 0, result.stderr
     line = result.stdout.decode("utf-8")
+    assert len(line.splitlines()) == 3
     assert "10 €" in line and "\U0001f600" in line and "zoë" in line
     assert line.endswith("}\n") and "\r" not in line
 

@@ -17,9 +17,13 @@ DROP_TRIGGERS = {
 
 
 def _fill(lg: ledger.Ledger, n: int) -> None:
+    """``n`` events: experiment e1 and run r1 started (0, 1), then params logged into r1 (2..n-1)."""
+    lg.append("experiment.created", {"experiment_id": "e1", "name": "e1"}, actor="alice")
+    lg.append("run.started", {"run_id": "r1", "experiment_id": "e1"}, actor="alice")
     lg.append_many(
-        PendingEvent("run.params_logged", {"run_id": "r", "params": {f"p{i}": str(i)}}, "alice") for i in range(n)
+        PendingEvent("run.params_logged", {"run_id": "r1", "params": {f"p{i}": str(i)}}, "alice") for i in range(2, n)
     )
+    assert lg.size() == n
 
 
 def _tamper(uri: str, *statements: str) -> None:

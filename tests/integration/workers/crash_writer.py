@@ -2,9 +2,11 @@
 
     python crash_writer.py URI GENERATION --batch B --progress FILE
 
-Batch number ``b`` (0, 1, 2, ...) is ``B`` events of type ``run.params_logged``
-with run_id ``crash-g<GENERATION>`` and params {"gen", "batch", "index"}, all
-appended by one ``Ledger.append_many`` call. After each call returns (the
+Batch number ``b`` (0, 1, 2, ...) is ``B`` events of type ``run.tags_set``
+with run_id ``crash-g<GENERATION>`` and tags {"gen", "batch", "index"} (tags,
+not params: a param keeps its first value, a tag may change), all appended by
+one ``Ledger.append_many`` call. The run must be running already (the test
+starts it). After each call returns (the
 batch is committed) the batch number is written as one line to ``--progress``,
 so the test knows which batches the ledger promised to keep. Dies by SIGALRM
 after ``--timeout`` seconds if nobody kills it first.
@@ -36,10 +38,10 @@ def main() -> None:
         for batch in itertools.count():
             lg.append_many(
                 ledger.PendingEvent(
-                    "run.params_logged",
+                    "run.tags_set",
                     {
                         "run_id": run_id,
-                        "params": {"gen": str(args.generation), "batch": str(batch), "index": str(i)},
+                        "tags": {"gen": str(args.generation), "batch": str(batch), "index": str(i)},
                     },
                     actor,
                 )
