@@ -227,6 +227,7 @@ class RunInfo:
     start_seq: int
     end_seq: int | None
     environment: dict[str, Any] | None
+    db_user: str | None = None  # on PostgreSQL: the database session user, recorded server-side
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +279,7 @@ def _view(run: Any, parts: dict[str, Any]) -> RunView:
         run.start_seq,
         run.end_seq,
         parse_json(run.environment) if run.environment else None,
+        run.db_user,
     )
     return RunView(
         info=info,
@@ -306,16 +308,16 @@ class TrackingReader:
 
     def experiments(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(Experiment).order_by(Experiment.creation_time, Experiment.name)).all()
-        return [
-            {
-                "experiment_id": r.Experiment.experiment_id,
-                "name": r.Experiment.name,
-                "tags": parse_json(r.Experiment.tags),
-                "creation_time": r.Experiment.creation_time,
-            }
-            for r in rows
-        ]
+            rows = conn.execute(select(Experiment.__table__).order_by(Experiment.creation_time, Experiment.name))
+            return [
+                {
+                    "experiment_id": r.experiment_id,
+                    "name": r.name,
+                    "tags": parse_json(r.tags),
+                    "creation_time": r.creation_time,
+                }
+                for r in rows
+            ]
 
     def params(self, run_id: str) -> dict[str, str]:
         with self.engine.connect() as conn:

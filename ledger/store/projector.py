@@ -65,9 +65,11 @@ class Projector:
             "insert_experiment": "INSERT INTO experiments (experiment_id, name, tags, creation_time, seq) "
             f"VALUES ({p}, {p}, {p}, {p}, {p})",
             "run_status": f"SELECT status FROM runs WHERE run_id = {p}",
+            # db_user comes from the events row the server stamped (NULL on SQLite).
             "insert_run": "INSERT INTO runs (run_id, experiment_id, run_name, parent_run_id, status, author, "
-            f"start_time, end_time, environment, start_seq, end_seq) VALUES ({p}, {p}, {p}, {p}, 'RUNNING', "
-            f"{p}, {p}, NULL, {p}, {p}, NULL)",
+            "start_time, end_time, environment, start_seq, end_seq, db_user) "
+            f"SELECT {p}, {p}, {p}, {p}, 'RUNNING', {p}, {p}, NULL, {p}, seq, NULL, db_user "
+            f"FROM events WHERE seq = {p}",
             "finish_run": f"UPDATE runs SET status = {p}, end_time = {p}, end_seq = {p} WHERE run_id = {p}",
             "param": f"SELECT value FROM run_params WHERE run_id = {p} AND key = {p}",
             "insert_param": f"INSERT INTO run_params (run_id, key, value, seq) VALUES ({p}, {p}, {p}, {p})",

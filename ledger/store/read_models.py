@@ -56,6 +56,7 @@ class Run(ReadModel):
     start_time: Mapped[int] = mapped_column(BigInteger)
     end_time: Mapped[int | None] = mapped_column(BigInteger)
     environment: Mapped[str | None] = mapped_column(Text)  # canonical JSON object
+    db_user: Mapped[str | None] = mapped_column(String(256))  # PostgreSQL session user, recorded by the server
     start_seq: Mapped[int] = mapped_column(Seq)
     end_seq: Mapped[int | None] = mapped_column(Seq)
 

@@ -41,7 +41,7 @@ _SELECT_ROWS: Final = (
 )
 _HEAD: Final = "SELECT seq, hash, time FROM events ORDER BY seq DESC LIMIT 1"
 _SELECT_TRACKING: Final = (
-    "SELECT e.seq, e.type, e.time, e.actor, p.body FROM events e JOIN payloads p ON p.seq = e.seq "
+    "SELECT e.seq, e.type, e.time, e.actor, p.body, e.db_user FROM events e JOIN payloads p ON p.seq = e.seq "
     "WHERE e.type IN (" + ", ".join(f"'{t}'" for t in TRACKING_TYPES) + ") AND e.seq < {stop} ORDER BY e.seq"
 )
 SCAN_BATCH: Final = 2000
@@ -215,9 +215,12 @@ class SqlEventStore:
         with self._raw() as raw, snapshot.begin() as target:
             events = self.dialect.stream(raw, _SELECT_TRACKING.format(stop=int(stop)), (), SCAN_BATCH)
             writer = target.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            # The projector reads the server-recorded db_user from events.
+            writer.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, db_user TEXT)")
             projector = Projector("?")
             batch: list[tuple[int, str, str, str, dict[str, Any]]] = []
-            for seq, event_type, time, actor, body in events:
+            for seq, event_type, time, actor, body, db_user in events:
+                writer.execute("INSERT INTO events (seq, db_user) VALUES (?, ?)", (seq, db_user))
                 batch.append((seq, event_type, time, actor, decode_payload(body) or {}))
                 if len(batch) >= SCAN_BATCH:
                     projector.apply(writer, batch, strict=False)

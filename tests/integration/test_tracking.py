@@ -235,3 +235,49 @@ def test_fluent_api(uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     view = ledger.fluent.default_ledger().get_run(run.run_id)
     assert view.params == {"a": "1", "b": "2"} and view.metrics == {"m": 1.5, "n": 2.5}
     ledger.fluent.default_ledger().close()
+
+
+@pytest.mark.postgres
+def test_postgres_records_the_session_user_server_side(pg_uri: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    with ledger.open(pg_uri) as lg:
+        with lg.start_run(actor="claimed-name") as run:
+            pass
+        view = lg.get_run(run.run_id)
+        assert view.info.user == "claimed-name"
+        assert view.info.db_user == make_url(pg_uri).username
+        assert lg.get_run(run.run_id, as_of=view.info.end_seq).info.db_user == view.info.db_user
+        lg.rebuild()
+        assert lg.get_run(run.run_id).info.db_user == view.info.db_user
+
+
+def test_cli_runs_and_experiments(uri: str, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    with ledger.open(uri) as lg:
+        for rmse in (1.0, 3.0):
+            with lg.start_run(experiment="cli", run_name=f"r{rmse:g}") as run:
+                run.log_metric("rmse", rmse)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", "--uri", uri, *args], capture_output=True, text=True, check=False
+        )
+
+    listed = cli("experiments", "list", "--json")
+    assert listed.returncode == 0 and [e["name"] for e in json.loads(listed.stdout)] == ["cli"]
+    found = cli("runs", "list", "--experiment", "cli", "--filter", "metrics.rmse < 2", "--json")
+    runs = json.loads(found.stdout)
+    assert [r["info"]["run_name"] for r in runs] == ["r1"]
+    shown = cli("runs", "show", runs[0]["info"]["run_id"], "--json")
+    assert json.loads(shown.stdout)["metrics"] == {"rmse": 1.0}
+    text = cli("runs", "list", "--order-by", "metrics.rmse DESC")
+    assert text.returncode == 0 and text.stdout.index("r3") < text.stdout.index("r1")
+    bad = cli("runs", "list", "--filter", "metrics.rmse <")
+    assert bad.returncode == 2 and "mlledger: error: invalid filter at position" in bad.stderr
+    rebuilt = cli("rebuild")
+    assert rebuilt.returncode == 0 and "rebuilt the read models from 7 tracking events" in rebuilt.stdout
+    assert cli("verify", "--artifacts").returncode == 0
