@@ -72,6 +72,14 @@ def metric_payloads(count: int, *, start: int = 0, seed: int = 1) -> list[dict[s
     ]
 
 
+def start_run(lg: ledger.Ledger) -> int:
+    """Append the experiment and the run the benchmark metrics belong to (the
+    tracking rules refuse metrics for a run never started); returns 2."""
+    lg.append("experiment.created", {"experiment_id": "bench", "name": "bench"}, actor=ACTOR)
+    lg.append("run.started", {"run_id": RUN_ID, "experiment_id": "bench"}, actor=ACTOR)
+    return 2
+
+
 def event_shape() -> str:
     """One example payload as its RFC 8785 text, and its size."""
     text = canonical_json(metric_payloads(1)[0]).decode()

@@ -40,7 +40,7 @@ RATE_TARGET = 250_000.0  # events/s
 RAW_SHARE_TARGET = 15.0  # % of the raw SHA-256 rate over the same header bytes
 MEMORY_TARGET_MB = 150.0  # at 1,000,000 events
 MEMORY_TARGET_EVENTS = 1_000_000
-WORKLOAD_VERSION = 1  # bump when the built ledger's content changes, to invalidate caches
+WORKLOAD_VERSION = 2  # bump when the built ledger's content changes, to invalidate caches
 
 # The child whose peak memory is measured: it only opens the ledger and verifies it
 # (and at exit reads its own VmHWM, a cross-check of ru_maxrss).
@@ -134,7 +134,7 @@ def build(uri: str, events: int, batch: int) -> float:
     with ledger.open(uri) as lg:
         if lg.size():
             raise SystemExit(f"refusing to build into a non-empty ledger at {common.safe_uri(uri)}")
-        done = 0
+        done = common.start_run(lg)
         while done < events:
             count = min(batch, events - done)
             lg.append_many([pending(kind, p, actor) for p in common.metric_payloads(count, start=done)])

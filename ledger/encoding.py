@@ -44,6 +44,7 @@ __all__ = [
 FORMAT_VERSION: Final = 1
 GENESIS_PREV: Final = "0" * 64
 MAX_SAFE_INTEGER: Final = 2**53 - 1
+_TWO_53: Final = float(2**53)
 
 _NON_BMP = re.compile("[\U00010000-\U0010ffff]")
 _JSON = json.JSONEncoder(
@@ -83,9 +84,7 @@ def canonical_json(value: Any) -> bytes:
     (lone surrogates).
     """
     try:
-        if _needs_rewrite(value):
-            value = _rewrite(value)
-        text = _encode(value)
+        text = _encode(_canon(value))
     except _NeedsReference:
         return _reference(value)
     except RecursionError as e:
@@ -105,73 +104,65 @@ def _reference(value: Any) -> bytes:
         raise EncodingError("value is nested too deeply (or contains itself)") from e
 
 
-def _needs_rewrite(value: Any) -> bool:
-    """Check I-JSON rules; True when some float must be printed as an integer.
+def _canon(value: Any) -> Any:
+    """Check I-JSON rules and return ``value``, or a copy where integral floats
+    are ints (the C encoder then prints exactly what RFC 8785 prints).
+    Containers are copied only where something inside changed.
 
     Raises ``_NeedsReference`` where only the reference encoder is right.
     """
     kind = type(value)
     if kind is dict:
-        rewrite = False
+        copy = None
         for key, item in value.items():
             if type(key) is not str:
                 raise EncodingError(f"object key {key!r} is not a string")
             if not key.isascii() and _NON_BMP.search(key):
                 raise _NeedsReference
-            item_kind = type(item)
-            if item_kind is str or item_kind is bool or item is None:
-                continue
-            if item_kind is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                continue
-            rewrite = _needs_rewrite(item) or rewrite
-        return rewrite
+            new = _canon_item(item)
+            if new is not item:
+                if copy is None:
+                    copy = dict(value)
+                copy[key] = new
+        return value if copy is None else copy
     if kind is list or kind is tuple:
-        rewrite = False
-        for item in value:
-            rewrite = _needs_rewrite(item) or rewrite
-        return rewrite
-    if kind is str or kind is bool or value is None:
-        return False
+        items = list(value)
+        for index, item in enumerate(items):
+            items[index] = _canon_item(item)
+        return items
+    return _canon_item(value)
+
+
+def _canon_item(item: Any) -> Any:
+    kind = type(item)
+    if kind is str or kind is bool or item is None:
+        return item
     if kind is int:
-        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return False
-        raise EncodingError(f"integer {value} is outside the I-JSON range ±(2**53-1)")
+        if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+            return item
+        raise EncodingError(f"integer {item} is outside the I-JSON range ±(2**53-1)")
     if kind is float:
-        return _float_needs_rewrite(value)
-    if isinstance(value, Mapping | Sequence) and not isinstance(value, str | bytes):
+        if item - item != 0.0:  # NaN or ±Infinity
+            raise EncodingError(
+                f"{item} is not a JSON number; store non-finite metric values as "
+                'the strings "NaN", "Infinity" or "-Infinity"'
+            )
+        if item.is_integer():
+            # Below 2**53 a double's shortest digits are its integer digits, which
+            # is what ECMAScript prints; -0.0 becomes 0 as RFC 8785 requires.
+            if -_TWO_53 < item < _TWO_53:
+                return int(item)
+            raise _NeedsReference
+        # A non-integral double is below 2**53 < 1e16, so repr() uses fixed
+        # notation exactly when ECMAScript does: from 1e-4 up.
+        if -1e-4 < item < 1e-4:
+            raise _NeedsReference
+        return item
+    if kind is dict or kind is list or kind is tuple:
+        return _canon(item)
+    if isinstance(item, Mapping | Sequence) and not isinstance(item, str | bytes):
         raise _NeedsReference
-    raise EncodingError(f"{kind.__name__} is not a JSON type: {value!r:.60}")
-
-
-def _float_needs_rewrite(value: float) -> bool:
-    if not math.isfinite(value):
-        raise EncodingError(
-            f"{value} is not a JSON number; store non-finite metric values as "
-            'the strings "NaN", "Infinity" or "-Infinity"'
-        )
-    if value.is_integer():
-        # Below 2**53 a double's shortest digits are its integer digits, which
-        # is what ECMAScript prints; -0.0 becomes 0 as RFC 8785 requires.
-        if -(2**53) < value < 2**53:
-            return True
-        raise _NeedsReference
-    # A non-integral double is below 2**53 < 1e16, so repr() uses fixed
-    # notation exactly when ECMAScript does: from 1e-4 up.
-    if abs(value) >= 1e-4:
-        return False
-    raise _NeedsReference
-
-
-def _rewrite(value: Any) -> Any:
-    """A copy with integral floats as ints (checked by ``_needs_rewrite``)."""
-    kind = type(value)
-    if kind is dict:
-        return {key: _rewrite(item) for key, item in value.items()}
-    if kind is list or kind is tuple:
-        return [_rewrite(item) for item in value]
-    if kind is float and value.is_integer():
-        return int(value)
-    return value
+    raise EncodingError(f"{kind.__name__} is not a JSON type: {item!r:.60}")
 
 
 def payload_digest(payload_jcs: bytes) -> str:

@@ -61,6 +61,8 @@ def _param_text(key: str, value: object) -> str:
 
 
 def _metric_number(key: str, value: object) -> float | str:
+    if type(value) is float and value - value == 0.0:  # the common case: a finite float
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValidationError(f"metric {key!r} must be a number, got {type(value).__name__} {value!r:.40}")
     number = float(value)
