@@ -54,6 +54,27 @@ def _json(value: Any) -> str | None:
     return None if value is None else canonical_json(value).decode("utf-8")
 
 
+class _Work:
+    """One ``apply`` call: the cursor, the run statuses seen so far, and the
+    metric rows buffered until the batch ends (per call, so threads sharing a
+    store never share this state)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+        self.status: dict[str, str | None] = {}
+        self.points: list[tuple[Any, ...]] = []
+        self.latest: list[tuple[Any, ...]] = []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.cursor.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        return self.cursor.executemany(sql, rows)
+
+    def fetchone(self) -> Any:
+        return self.cursor.fetchone()
+
+
 class Projector:
     """Applies events, one after another, to the read-model tables."""
 
@@ -132,18 +153,22 @@ class Projector:
         still replays. Returns how many events were skipped.
         """
         handlers = self._handlers
+        work = _Work(cursor)
         skipped = 0
         for seq, event_type, time, actor, payload in events:
             handler = handlers.get(event_type)
             if handler is None:
                 continue
             if strict:
-                handler(cursor, seq, time, actor, payload)
+                handler(work, seq, time, actor, payload)
                 continue
             try:
-                handler(cursor, seq, time, actor, payload)
+                handler(work, seq, time, actor, payload)
             except (ConflictError, NotFoundError):
                 skipped += 1
+        if work.points:
+            cursor.executemany(self._sql["insert_point"], work.points)
+            cursor.executemany(self._sql["upsert_latest"], work.latest)
         return skipped
 
     # -- helpers ---------------------------------------------------------------
@@ -154,7 +179,8 @@ class Projector:
         return None if row is None else row[0]
 
     def _running(self, cursor: Any, run_id: str) -> None:
-        status = self._one(cursor, "run_status", run_id)
+        status = cursor.status.get(run_id) or self._one(cursor, "run_status", run_id)
+        cursor.status[run_id] = status
         if status is None:
             raise NotFoundError(f"run {run_id!r} does not exist")
         if status != "RUNNING":
@@ -192,6 +218,7 @@ class Projector:
                 seq,
             ),
         )
+        cursor.status[p["run_id"]] = "RUNNING"
         if p["tags"]:
             cursor.executemany(self._sql["upsert_tag"], [(p["run_id"], k, v, seq) for k, v in p["tags"].items()])
 
@@ -215,8 +242,9 @@ class Projector:
             (seq, i, run_id, m["key"], metric_value(m["value"]), m["step"], m["timestamp"])
             for i, m in enumerate(p["metrics"])
         ]
-        cursor.executemany(self._sql["insert_point"], points)
-        cursor.executemany(self._sql["upsert_latest"], [(r, k, v, s, t, seq) for seq, _, r, k, v, s, t in points])
+        # Buffered for the whole batch: two executemany calls instead of two per event.
+        cursor.points.extend(points)
+        cursor.latest.extend((r, k, v, s, t, seq) for seq, _, r, k, v, s, t in points)
 
     def _tags_set(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         self._running(cursor, p["run_id"])
@@ -254,3 +282,4 @@ class Projector:
     def _run_finished(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         self._running(cursor, p["run_id"])
         cursor.execute(self._sql["finish_run"], (p["status"], time_ms(time), seq, p["run_id"]))
+        cursor.status[p["run_id"]] = p["status"]
