@@ -54,6 +54,19 @@ def _json(value: Any) -> str | None:
     return None if value is None else canonical_json(value).decode("utf-8")
 
 
+def _latest_per_key(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """One (run_id, key, value, step, timestamp, seq) row per metric of a batch:
+    the one the upsert's rule would keep, so each latest row is written once
+    per batch rather than once per point (on PostgreSQL every update of a row
+    leaves a dead tuple behind)."""
+    winners: dict[tuple[Any, Any], tuple[Any, ...]] = {}
+    for row in rows:
+        held = winners.get((row[0], row[1]))
+        if held is None or row[3] > held[3] or (row[3] == held[3] and row[4] >= held[4]):
+            winners[(row[0], row[1])] = row
+    return list(winners.values())
+
+
 class _Work:
     """One ``apply`` call: the cursor, the run statuses seen so far, and the
     metric rows buffered until the batch ends (per call, so threads sharing a
@@ -168,7 +181,7 @@ class Projector:
                 skipped += 1
         if work.points:
             cursor.executemany(self._sql["insert_point"], work.points)
-            cursor.executemany(self._sql["upsert_latest"], work.latest)
+            cursor.executemany(self._sql["upsert_latest"], _latest_per_key(work.latest))
         return skipped
 
     # -- helpers ---------------------------------------------------------------
