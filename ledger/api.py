@@ -97,8 +97,8 @@ class Ledger:
         self.store = store
         self.uri = store.uri
         self.artifact_root = Path(artifact_root) if artifact_root else default_artifact_root(store.uri)
-        self._experiment = DEFAULT_EXPERIMENT
-        self._active_runs: list[ActiveRun] = []
+        # Per thread, as in mlflow: a thread's active runs and experiment are its own.
+        self._local = threading.local()
         self._experiment_ids: dict[str, str] = {}
         self.max_payload_bytes = max_payload_bytes
         self._clock = clock
@@ -182,9 +182,26 @@ class Ledger:
         """The content-addressed artifact store of this ledger."""
         return ArtifactStore(self.artifact_root)
 
+    @property
+    def _active_runs(self) -> list[ActiveRun]:
+        runs: list[ActiveRun] | None = getattr(self._local, "runs", None)
+        if runs is None:
+            runs = self._local.runs = []
+        return runs
+
+    @property
+    def _experiment(self) -> str:
+        return str(getattr(self._local, "experiment", DEFAULT_EXPERIMENT))
+
     def set_experiment(self, name: str, *, tags: dict[str, str] | None = None, actor: str | None = None) -> str:
         """The id of the experiment called ``name``, created if it is new; it
-        becomes the experiment of runs started without one."""
+        becomes this thread's experiment for runs started without one."""
+        experiment_id = self._experiment_id(name, tags=tags, actor=actor)
+        self._local.experiment = name
+        return experiment_id
+
+    def _experiment_id(self, name: str, *, tags: dict[str, str] | None = None, actor: str | None = None) -> str:
+        """The id of the experiment called ``name``, created if it is new."""
         experiment_id = self._experiment_ids.get(name) or self.tracking.experiment_id(name)
         if experiment_id is None:
             experiment_id = new_run_id()
@@ -193,7 +210,6 @@ class Ledger:
                 self.append("experiment.created", payload, actor=actor)
             except ConflictError:  # created meanwhile by another writer
                 experiment_id = self.tracking.experiment_id(name) or experiment_id
-        self._experiment = name
         self._experiment_ids[name] = experiment_id  # an experiment's id never changes
         return experiment_id
 
@@ -215,7 +231,7 @@ class Ledger:
             if not self._active_runs:
                 raise ValidationError("nested=True needs an active run to nest under")
             parent_run_id = self._active_runs[-1].run_id
-        experiment_id = self.set_experiment(experiment or self._experiment, actor=actor)
+        experiment_id = self._experiment_id(experiment or self._experiment, actor=actor)
         who = default_actor() if actor is None else actor
         capture = capture_environment and os.environ.get("MLLEDGER_CAPTURE_ENV", "1") not in ("0", "false", "no")
         payload = {

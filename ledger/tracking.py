@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from sqlalchemy import Engine, select
 
 from ledger.encoding import parse_json
-from ledger.errors import NotFoundError, ValidationError
+from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.events import PendingEvent, RecordedEvent
 from ledger.store.read_models import (
     Experiment,
@@ -180,7 +180,13 @@ class ActiveRun:
 
     def end(self, status: RunStatus = "FINISHED", error: str | None = None) -> None:
         """End the run: FINISHED, FAILED or KILLED. Ending twice is an error."""
-        self._append("run.finished", {"run_id": self.run_id, "status": status, "error": error})
+        try:
+            self._append("run.finished", {"run_id": self.run_id, "status": status, "error": error})
+        except ConflictError:
+            # Ended already (elsewhere): it is no longer this thread's active run.
+            self.status = "ENDED"
+            self._ledger._run_ended(self)
+            raise
         self.status = status
         self._ledger._run_ended(self)
 

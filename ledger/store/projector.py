@@ -238,15 +238,17 @@ class Projector:
     def _params_logged(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         run_id = p["run_id"]
         self._running(cursor, run_id)
-        for key, value in p["params"].items():
+        new = []
+        for key, value in p["params"].items():  # check every key before writing any
             logged = self._one(cursor, "param", run_id, key)
             if logged is None:
-                cursor.execute(self._sql["insert_param"], (run_id, key, value, seq))
+                new.append((run_id, key, value, seq))
             elif logged != value:
                 raise ConflictError(
                     f"param {key!r} of run {run_id!r} is already {logged!r}; a param keeps its first value "
                     f"(refused {value!r})"
                 )
+        cursor.executemany(self._sql["insert_param"], new)
 
     def _metrics_logged(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         run_id = p["run_id"]
@@ -283,10 +285,11 @@ class Projector:
     def _artifact_logged(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         run_id, path = p["run_id"], p["path"]
         self._running(cursor, run_id)
+        digest = p["sha256"].removeprefix("sha256:")  # one spelling of a digest in the read model
         logged = self._one(cursor, "artifact", run_id, path)
         if logged is None:
-            cursor.execute(self._sql["insert_artifact"], (run_id, path, p["sha256"], p["size"], seq))
-        elif logged != p["sha256"]:
+            cursor.execute(self._sql["insert_artifact"], (run_id, path, digest, p["size"], seq))
+        elif logged != digest:
             raise ConflictError(
                 f"artifact {path!r} of run {run_id!r} was logged with sha256 {logged[:12]}…; "
                 "a logged artifact never changes"

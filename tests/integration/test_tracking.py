@@ -281,3 +281,52 @@ def test_cli_runs_and_experiments(uri: str, tmp_path: Path) -> None:
     rebuilt = cli("rebuild")
     assert rebuilt.returncode == 0 and "rebuilt the read models from 7 tracking events" in rebuilt.stdout
     assert cli("verify", "--artifacts").returncode == 0
+
+
+def test_threads_sharing_a_ledger_have_their_own_active_runs(lg: ledger.Ledger) -> None:
+    import threading
+
+    mine = lg.start_run(experiment="a")
+    seen: dict[str, Any] = {}
+
+    def other() -> None:
+        lg.set_experiment("b")
+        with lg.start_run() as theirs:
+            seen["active"] = lg.active_run() is theirs
+            seen["experiment"] = lg.get_run(theirs.run_id).info.experiment_id
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert seen["active"] is True
+    assert lg.active_run() is mine
+    assert seen["experiment"] == lg.tracking.experiment_id("b") != lg.get_run(mine.run_id).info.experiment_id
+    mine.end()
+
+
+def test_a_run_ended_elsewhere_leaves_the_active_stack(lg: ledger.Ledger) -> None:
+    run = lg.start_run()
+    lg.append("run.finished", {"run_id": run.run_id, "status": "KILLED"})
+    with pytest.raises(ConflictError, match="is KILLED: nothing can be logged into a finished run"):
+        run.end()
+    assert lg.active_run() is None
+
+
+def test_a_refused_params_event_changes_no_param(lg: ledger.Ledger) -> None:
+    from ledger.events import PendingEvent, prepare
+
+    with lg.start_run() as run:
+        run.log_param("p", "0")
+        event = PendingEvent("run.params_logged", {"run_id": run.run_id, "params": {"z": "4", "p": "other"}}, "me")
+        lg.store.append([prepare(event)], lambda: "2030-01-01T00:00:00.000000Z", enforce_rules=False)
+        assert lg.get_run(run.run_id).params == {"p": "0"}
+    lg.rebuild()
+    assert lg.get_run(run.run_id).params == {"p": "0"}
+
+
+def test_an_artifact_digest_may_be_spelled_with_its_prefix(lg: ledger.Ledger) -> None:
+    digest = "ab" * 32
+    with lg.start_run() as run:
+        for spelling in (digest, f"sha256:{digest}"):
+            lg.append("run.artifact_logged", {"run_id": run.run_id, "path": "f", "sha256": spelling, "size": 1})
+        assert lg.get_run(run.run_id).artifacts[0]["sha256"] == digest
