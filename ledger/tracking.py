@@ -327,11 +327,6 @@ class TrackingReader:
                 for r in rows
             ]
 
-    def params(self, run_id: str) -> dict[str, str]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(RunParam.key, RunParam.value).where(RunParam.run_id == run_id)).all()
-        return {key: value for key, value in rows}  # noqa: C416 - rows are Row objects
-
     def get_run(self, run_id: str) -> RunView:
         found = self.get_runs([run_id])
         if not found:

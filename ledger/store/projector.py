@@ -14,7 +14,7 @@ SQLite (3.24+) and PostgreSQL alike; only the placeholder differs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -23,7 +23,7 @@ from ledger.errors import ConflictError, NotFoundError
 from ledger.events import decode_payload
 from ledger.store.dialects import Dialect
 
-__all__ = ["TRACKING_TYPES", "Projector", "metric_value", "time_ms"]
+__all__ = ["TRACKING_TYPES", "Projector", "metric_value", "time_ms", "tracking_rows_sql"]
 
 TRACKING_TYPES: Final = (
     "experiment.created",
@@ -35,6 +35,20 @@ TRACKING_TYPES: Final = (
     "run.artifact_logged",
     "run.finished",
 )
+_REPLAY_BATCH: Final = 2000
+
+
+def tracking_rows_sql(stop: int | None = None) -> str:
+    """The stored tracking events (``seq < stop``) in seq order, with their
+    payload text and the server-recorded ``db_user``: what a replay reads."""
+    where = "" if stop is None else f" AND e.seq < {int(stop)}"
+    types = ", ".join(f"'{t}'" for t in TRACKING_TYPES)
+    return (
+        "SELECT e.seq, e.type, e.time, e.actor, p.body, e.db_user FROM events e JOIN payloads p ON p.seq = e.seq "
+        f"WHERE e.type IN ({types}){where} ORDER BY e.seq"
+    )
+
+
 _NON_FINITE: Final = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -135,20 +149,23 @@ class Projector:
 
     def replay(self, connection: Any, dialect: Dialect, *, stop: int | None = None) -> int:
         """Apply every stored event with ``seq < stop`` in order, inside the
-        caller's transaction (rebuild, migration, reading as of a seq).
-        Redacted payloads (no row) have nothing to project. Returns the count."""
-        where = "" if stop is None else f" AND e.seq < {int(stop)}"
-        types = ", ".join(f"'{t}'" for t in TRACKING_TYPES)
-        sql = (
-            "SELECT e.seq, e.type, e.time, e.actor, p.body FROM events e JOIN payloads p ON p.seq = e.seq "
-            f"WHERE e.type IN ({types}){where} ORDER BY e.seq"
-        )
-        writer = connection.cursor()
+        caller's transaction (rebuild, migration). Returns the count."""
+        rows = dialect.stream(connection, tracking_rows_sql(stop), (), _REPLAY_BATCH, own_transaction=False)
+        return self.replay_rows(connection.cursor(), rows)
+
+    def replay_rows(
+        self, writer: Any, rows: Iterable[Sequence[Any]], *, each: Callable[[Sequence[Any]], None] | None = None
+    ) -> int:
+        """Apply rows of ``tracking_rows_sql`` leniently, in batches; ``each``
+        sees every row first. Redacted payloads (no row) have nothing to project."""
         count = 0
         batch: list[tuple[int, str, str, str, dict[str, Any]]] = []
-        for seq, event_type, time, actor, body in dialect.stream(connection, sql, (), 2000, own_transaction=False):
+        for row in rows:
+            if each is not None:
+                each(row)
+            seq, event_type, time, actor, body, _db_user = row
             batch.append((seq, event_type, time, actor, decode_payload(body) or {}))
-            if len(batch) == 2000:
+            if len(batch) == _REPLAY_BATCH:
                 self.apply(writer, batch, strict=False)
                 count, batch = count + len(batch), []
         self.apply(writer, batch, strict=False)

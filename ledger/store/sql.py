@@ -23,10 +23,10 @@ from sqlalchemy.pool import StaticPool
 
 from ledger.encoding import GENESIS_PREV
 from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError
-from ledger.events import Prepared, Sealed, decode_payload, seal
+from ledger.events import Prepared, Sealed, seal
 from ledger.store.dialects import EVENT_COLUMNS, Dialect, dialect_for
 from ledger.store.migrations import SCHEMA_VERSION, check_supported, current_version, migrate
-from ledger.store.projector import TRACKING_TYPES, Projector
+from ledger.store.projector import Projector, tracking_rows_sql
 from ledger.store.read_models import ReadModel
 from ledger.store.tables import LedgerMeta
 
@@ -40,10 +40,6 @@ _SELECT_ROWS: Final = (
     " e.prev, e.hash, p.body FROM events e LEFT JOIN payloads p ON p.seq = e.seq"
 )
 _HEAD: Final = "SELECT seq, hash, time FROM events ORDER BY seq DESC LIMIT 1"
-_SELECT_TRACKING: Final = (
-    "SELECT e.seq, e.type, e.time, e.actor, p.body, e.db_user FROM events e JOIN payloads p ON p.seq = e.seq "
-    "WHERE e.type IN (" + ", ".join(f"'{t}'" for t in TRACKING_TYPES) + ") AND e.seq < {stop} ORDER BY e.seq"
-)
 SCAN_BATCH: Final = 2000
 
 
@@ -213,19 +209,15 @@ class SqlEventStore:
         snapshot = create_engine("sqlite://", poolclass=StaticPool)
         ReadModel.metadata.create_all(snapshot)
         with self._raw() as raw, snapshot.begin() as target:
-            events = self.dialect.stream(raw, _SELECT_TRACKING.format(stop=int(stop)), (), SCAN_BATCH)
+            rows = self.dialect.stream(raw, tracking_rows_sql(stop), (), SCAN_BATCH)
             writer = target.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             # The projector reads the server-recorded db_user from events.
             writer.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, db_user TEXT)")
-            projector = Projector("?")
-            batch: list[tuple[int, str, str, str, dict[str, Any]]] = []
-            for seq, event_type, time, actor, body, db_user in events:
-                writer.execute("INSERT INTO events (seq, db_user) VALUES (?, ?)", (seq, db_user))
-                batch.append((seq, event_type, time, actor, decode_payload(body) or {}))
-                if len(batch) >= SCAN_BATCH:
-                    projector.apply(writer, batch, strict=False)
-                    batch = []
-            projector.apply(writer, batch, strict=False)
+
+            def keep_db_user(row: Sequence[Any]) -> None:
+                writer.execute("INSERT INTO events (seq, db_user) VALUES (?, ?)", (row[0], row[5]))
+
+            Projector("?").replay_rows(writer, rows, each=keep_db_user)
         return snapshot
 
     def last_seq_at(self, time: str) -> int:
