@@ -35,6 +35,7 @@ from ledger.events import (
     new_event_id,
     prepare,
 )
+from ledger.registry import RegistryCommands
 from ledger.search import parse_filter, parse_order_by, search_runs_query
 from ledger.store import EventStore
 from ledger.store.sql import Head, SqlEventStore, StoredRow, safe_uri
@@ -83,7 +84,7 @@ def _utc_now() -> str:
     return format_time(datetime.now(UTC))
 
 
-class Ledger:
+class Ledger(RegistryCommands):
     """An open ledger. Use as a context manager, or call ``close()``."""
 
     def __init__(
@@ -124,6 +125,9 @@ class Ledger:
 
     def close(self) -> None:
         self.store.close()
+
+    def _who(self, actor: str | None) -> str:
+        return default_actor() if actor is None else actor
 
     def __enter__(self) -> Ledger:
         return self

@@ -38,6 +38,8 @@ class PolicySet(Payload):
     single_holder_stages: list[Stage] = ["Production"]
     four_eyes: bool = True
     signed_approvals: bool = False
+    # The statuses a source run may have when a version is registered from it.
+    run_statuses: list[Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]] = ["FINISHED"]
 
 
 class LedgerRedacted(Payload):

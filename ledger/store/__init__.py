@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from ledger.events import Prepared, Sealed
-    from ledger.store.sql import Head, StoredRow
+    from ledger.store.sql import Head, Plan, StoredRow
 
 __all__ = ["EventStore"]
 
@@ -26,9 +26,10 @@ class EventStore(Protocol):
     engine: Engine  # the read models are read through SQLAlchemy
 
     def append(
-        self, batch: Sequence[Prepared], clock: Callable[[], str], *, enforce_rules: bool = True
+        self, batch: Sequence[Prepared] | Plan, clock: Callable[[], str], *, enforce_rules: bool = True
     ) -> list[Sealed]:
-        """Seal and insert a batch atomically under the ledger-wide lock."""
+        """Seal and insert a batch atomically under the ledger-wide lock; a
+        plan (a function of the write cursor) builds the batch under the lock."""
         ...
 
     def head(self) -> Head | None:

@@ -15,14 +15,16 @@ from typing import Any, Final
 from sqlalchemy import Connection, insert, inspect, select, text, update
 
 from ledger.errors import SchemaVersionError
+from ledger.store import registry_models  # noqa: F401 - declares the registry read models
 from ledger.store.dialects import Dialect
-from ledger.store.projector import Projector
+from ledger.store.projector import TRACKING_TYPES, Projector
 from ledger.store.read_models import ReadModel
+from ledger.store.registry_projector import REGISTRY_TYPES
 from ledger.store.tables import Base, LedgerMeta
 
 __all__ = ["SCHEMA_VERSION", "check_supported", "current_version", "migrate"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 
 def _create_v1(conn: Connection, dialect: Dialect) -> None:
@@ -42,10 +44,21 @@ def _read_models_v2(conn: Connection, dialect: Dialect) -> None:
     ReadModel.metadata.create_all(conn)
     default = " DEFAULT session_user" if dialect.placeholder == "%s" else ""
     conn.execute(text(f"ALTER TABLE events ADD COLUMN db_user VARCHAR(256){default}"))
-    Projector(dialect.placeholder).replay(conn.connection.dbapi_connection, dialect)
+    Projector(dialect.placeholder).replay(conn.connection.dbapi_connection, dialect, types=TRACKING_TYPES)
 
 
-_STEPS: Final[dict[int, Callable[[Connection, Dialect], Any]]] = {1: _create_v1, 2: _read_models_v2}
+def _registry_v3(conn: Connection, dialect: Dialect) -> None:
+    """The registry and governance read models, filled from the registry
+    events already there (the tracking read models are left as they are)."""
+    ReadModel.metadata.create_all(conn)
+    Projector(dialect.placeholder).replay(conn.connection.dbapi_connection, dialect, types=REGISTRY_TYPES)
+
+
+_STEPS: Final[dict[int, Callable[[Connection, Dialect], Any]]] = {
+    1: _create_v1,
+    2: _read_models_v2,
+    3: _registry_v3,
+}
 
 
 def current_version(conn: Connection) -> int:

@@ -19,11 +19,12 @@ from datetime import datetime
 from typing import Any, Final
 
 from ledger.encoding import canonical_json
-from ledger.errors import ConflictError, NotFoundError
+from ledger.errors import ConflictError, NotFoundError, PolicyError, ValidationError
 from ledger.events import decode_payload
 from ledger.store.dialects import Dialect
+from ledger.store.registry_projector import REGISTRY_TYPES, RegistryProjector
 
-__all__ = ["TRACKING_TYPES", "Projector", "metric_value", "time_ms", "tracking_rows_sql"]
+__all__ = ["PROJECTED_TYPES", "TRACKING_TYPES", "Projector", "metric_value", "projected_rows_sql", "time_ms"]
 
 TRACKING_TYPES: Final = (
     "experiment.created",
@@ -35,17 +36,20 @@ TRACKING_TYPES: Final = (
     "run.artifact_logged",
     "run.finished",
 )
+PROJECTED_TYPES: Final = TRACKING_TYPES + REGISTRY_TYPES
 _REPLAY_BATCH: Final = 2000
+# The rule violations a lenient replay skips (the event then changes nothing).
+_REFUSALS: Final = (ConflictError, NotFoundError, PolicyError, ValidationError)
 
 
-def tracking_rows_sql(stop: int | None = None) -> str:
-    """The stored tracking events (``seq < stop``) in seq order, with their
-    payload text and the server-recorded ``db_user``: what a replay reads."""
+def projected_rows_sql(stop: int | None = None, types: Sequence[str] = PROJECTED_TYPES) -> str:
+    """The stored events of ``types`` (``seq < stop``) in seq order, with their
+    payload text, the server-recorded ``db_user`` and the hash: what a replay reads."""
     where = "" if stop is None else f" AND e.seq < {int(stop)}"
-    types = ", ".join(f"'{t}'" for t in TRACKING_TYPES)
+    listed = ", ".join(f"'{t}'" for t in types)
     return (
-        "SELECT e.seq, e.type, e.time, e.actor, p.body, e.db_user FROM events e JOIN payloads p ON p.seq = e.seq "
-        f"WHERE e.type IN ({types}){where} ORDER BY e.seq"
+        "SELECT e.seq, e.type, e.time, e.actor, p.body, e.db_user, e.hash FROM events e "
+        f"JOIN payloads p ON p.seq = e.seq WHERE e.type IN ({listed}){where} ORDER BY e.seq"
     )
 
 
@@ -145,25 +149,28 @@ class Projector:
             "run.input_logged": self._input_logged,
             "run.artifact_logged": self._artifact_logged,
             "run.finished": self._run_finished,
+            **RegistryProjector(placeholder).handlers(),
         }
 
-    def replay(self, connection: Any, dialect: Dialect, *, stop: int | None = None) -> int:
-        """Apply every stored event with ``seq < stop`` in order, inside the
-        caller's transaction (rebuild, migration). Returns the count."""
-        rows = dialect.stream(connection, tracking_rows_sql(stop), (), _REPLAY_BATCH, own_transaction=False)
+    def replay(
+        self, connection: Any, dialect: Dialect, *, stop: int | None = None, types: Sequence[str] = PROJECTED_TYPES
+    ) -> int:
+        """Apply every stored event of ``types`` with ``seq < stop`` in order,
+        inside the caller's transaction (rebuild, migration). Returns the count."""
+        rows = dialect.stream(connection, projected_rows_sql(stop, types), (), _REPLAY_BATCH, own_transaction=False)
         return self.replay_rows(connection.cursor(), rows)
 
     def replay_rows(
         self, writer: Any, rows: Iterable[Sequence[Any]], *, each: Callable[[Sequence[Any]], None] | None = None
     ) -> int:
-        """Apply rows of ``tracking_rows_sql`` leniently, in batches; ``each``
+        """Apply rows of ``projected_rows_sql`` leniently, in batches; ``each``
         sees every row first. Redacted payloads (no row) have nothing to project."""
         count = 0
         batch: list[tuple[int, str, str, str, dict[str, Any]]] = []
         for row in rows:
             if each is not None:
                 each(row)
-            seq, event_type, time, actor, body, _db_user = row
+            seq, event_type, time, actor, body = row[:5]
             batch.append((seq, event_type, time, actor, decode_payload(body) or {}))
             if len(batch) == _REPLAY_BATCH:
                 self.apply(writer, batch, strict=False)
@@ -194,7 +201,7 @@ class Projector:
                 continue
             try:
                 handler(work, seq, time, actor, payload)
-            except (ConflictError, NotFoundError):
+            except _REFUSALS:
                 skipped += 1
         if work.points:
             cursor.executemany(self._sql["insert_point"], work.points)
