@@ -19,6 +19,7 @@ from typing import IO, Any, NoReturn
 import click
 
 import ledger
+from cli.models import keys, models, policy, roles
 from ledger.encoding import parse_json
 from ledger.errors import IntegrityError, LedgerError
 
@@ -66,12 +67,24 @@ def _open(ctx: click.Context, *, create: bool = False) -> ledger.Ledger:
     return ledger.open(ctx.obj, create=create)
 
 
+main.add_command(models)
+main.add_command(roles)
+main.add_command(keys)
+main.add_command(policy)
+
+
 @main.command()
+@click.option("--actor", help="Who becomes the first admin (default: MLLEDGER_ACTOR, else the OS user).")
 @click.pass_context
-def init(ctx: click.Context) -> None:
-    """Create the ledger, or migrate it to the current schema."""
+def init(ctx: click.Context, actor: str | None) -> None:
+    """Create the ledger, or migrate it to the current schema. The first init
+    makes the actor the ledger's first admin (who grants roles and sets policies)."""
     with _open(ctx, create=True) as lg:
+        claimed = lg.claim_admin(actor=actor)
+        admins = [who for who, held in lg.registry.roles().items() if "admin" in held]
         click.echo(f"ledger {lg.ledger_id} ready at {lg.display_uri} ({lg.size()} events)")
+    granted = " (granted now: the ledger had no admin)" if claimed else ""
+    click.echo(f"admin: {', '.join(admins)}{granted}")
 
 
 @main.command()
@@ -123,7 +136,8 @@ def verify(ctx: click.Context, as_json: bool, artifacts: bool, workers: int | No
         click.echo(json.dumps(document))
     elif report.ok:
         redacted = f", {len(report.redacted)} redacted payloads" if report.redacted else ""
-        click.echo(f"ok: {report.events} events intact{redacted}; head {report.head}")
+        signed = f", {report.signatures} signed approvals verified" if report.signatures else ""
+        click.echo(f"ok: {report.events} events intact{redacted}{signed}; head {report.head}")
     else:
         click.echo(
             f"FAILED: {len(report.faults)} faults in {report.events} events; first at event {report.faults[0].seq}"

@@ -37,6 +37,7 @@ from ledger.events import (
 )
 from ledger.registry import RegistryCommands
 from ledger.search import parse_filter, parse_order_by, search_runs_query
+from ledger.signatures import SIGNATURE_TYPES, check_approval_signatures
 from ledger.store import EventStore
 from ledger.store.sql import Head, SqlEventStore, StoredRow, safe_uri
 from ledger.tracking import ActiveRun, MetricValue, RunView, TrackingReader, _user_tags, new_run_id
@@ -373,7 +374,7 @@ class Ledger(RegistryCommands):
             report = self._verify_in_processes(head.size, redactions, workers, progress)
         if any(fault.kind == "payload_missing" for fault in report.faults):
             report = report.explain_redactions(redaction_targets(self.store.redaction_rows()))
-        return report
+        return report.with_signatures(*check_approval_signatures(self.store.rows_of_types(SIGNATURE_TYPES)))
 
     def _verify_in_processes(
         self, size: int, redactions: dict[int, int], workers: int, progress: Progress | None

@@ -25,6 +25,7 @@ from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.events import PendingEvent, RecordedEvent, prepare
 from ledger.governance import STAGES, Policy, artifact_digest, is_better
 from ledger.keys import key_id, private_key_from_bytes, public_key_b64, sign_approval
+from ledger.registry_search import parse_version_filter, search_versions_query
 from ledger.registry_views import (
     HistoryEntry,
     ModelVersionView,
@@ -186,6 +187,15 @@ class RegistryCommands:
 
     def list_models(self) -> list[ModelView]:
         return self.registry.list_models()
+
+    def search_model_versions(self, filter: str = "", max_results: int = 1000) -> list[ModelVersionView]:
+        """Versions matching an MLflow-style filter, e.g. ``"name = 'credit-model'"``,
+        ``"name = 'm' and stage = 'Production'"``, ``"tags.risk_tier = 'high'"``, ``"version > 3"``."""
+        query = search_versions_query(parse_version_filter(filter), max_results=max_results)
+        with self.store.engine.connect() as conn:
+            keys = [(row[0], int(row[1])) for row in conn.execute(query)]
+        view = self.registry
+        return [view.get_model_version(name, version) for name, version in keys]
 
     def set_model_tags(
         self, name: str, tags: dict[str, str], version: int | None = None, *, actor: str | None = None

@@ -27,7 +27,9 @@ __all__ = [
     "redaction_targets",
 ]
 
-FaultKind = Literal["payload_altered", "header_altered", "broken_link", "gap", "duplicate", "payload_missing"]
+FaultKind = Literal[
+    "payload_altered", "header_altered", "broken_link", "gap", "duplicate", "payload_missing", "signature_invalid"
+]
 MAX_FAULTS: Final = 1000
 # Within one event, faults are listed in the order a single pass finds them.
 _KIND_ORDER: Final = {
@@ -37,6 +39,7 @@ _KIND_ORDER: Final = {
     "payload_missing": 1,
     "header_altered": 2,
     "broken_link": 3,
+    "signature_invalid": 4,
 }
 
 
@@ -61,10 +64,23 @@ class VerifyReport:
     faults: tuple[Fault, ...]
     redacted: tuple[int, ...] = ()
     faults_truncated: bool = False
+    signatures: int = 0  # signed approvals re-checked
 
     @property
     def ok(self) -> bool:
         return not self.faults
+
+    def with_signatures(self, checked: int, faults: Iterable[Fault]) -> VerifyReport:
+        """This report with the outcome of the signed-approval check added."""
+        merged = sorted([*self.faults, *faults], key=lambda f: (f.seq, _KIND_ORDER[f.kind]))
+        return VerifyReport(
+            events=self.events,
+            head=self.head,
+            faults=tuple(merged[:MAX_FAULTS]),
+            redacted=self.redacted,
+            faults_truncated=self.faults_truncated or len(merged) > MAX_FAULTS,
+            signatures=checked,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +90,7 @@ class VerifyReport:
             "faults": [{"seq": f.seq, "kind": f.kind, "detail": f.detail} for f in self.faults],
             "faults_truncated": self.faults_truncated,
             "redacted": list(self.redacted),
+            "signed_approvals_checked": self.signatures,
         }
 
     def explain_redactions(self, targets: Mapping[int, int]) -> VerifyReport:
@@ -89,6 +106,7 @@ class VerifyReport:
             faults=tuple(f for f in self.faults if f not in explained),
             redacted=tuple(sorted([*self.redacted, *(f.seq for f in explained)])),
             faults_truncated=self.faults_truncated,
+            signatures=self.signatures,
         )
 
 

@@ -8,7 +8,7 @@ core and user-facing behaviour to ``ledger.api``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -46,6 +46,10 @@ class EventStore(Protocol):
 
     def redaction_rows(self) -> list[StoredRow]:
         """Every ``ledger.redacted`` event."""
+        ...
+
+    def rows_of_types(self, types: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """(seq, type, actor, hash, payload text) of every event of these types, in seq order."""
         ...
 
     def ledger_id(self) -> str:

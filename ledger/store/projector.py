@@ -40,6 +40,8 @@ PROJECTED_TYPES: Final = TRACKING_TYPES + REGISTRY_TYPES
 _REPLAY_BATCH: Final = 2000
 # The rule violations a lenient replay skips (the event then changes nothing).
 _REFUSALS: Final = (ConflictError, NotFoundError, PolicyError, ValidationError)
+# Event types whose rules read the latest metrics.
+_READS_METRICS: Final = frozenset({"model.promotion_evaluated"})
 
 
 def projected_rows_sql(stop: int | None = None, types: Sequence[str] = PROJECTED_TYPES) -> str:
@@ -196,6 +198,8 @@ class Projector:
             handler = handlers.get(event_type)
             if handler is None:
                 continue
+            if work.points and event_type in _READS_METRICS:
+                self._flush(work)  # the rule compares latest metrics: they must be written first
             if strict:
                 handler(work, seq, time, actor, payload)
                 continue
@@ -203,10 +207,15 @@ class Projector:
                 handler(work, seq, time, actor, payload)
             except _REFUSALS:
                 skipped += 1
-        if work.points:
-            cursor.executemany(self._sql["insert_point"], work.points)
-            cursor.executemany(self._sql["upsert_latest"], _latest_per_key(work.latest))
+        self._flush(work)
         return skipped
+
+    def _flush(self, work: _Work) -> None:
+        """Write the metric rows buffered so far."""
+        if work.points:
+            work.executemany(self._sql["insert_point"], work.points)
+            work.executemany(self._sql["upsert_latest"], _latest_per_key(work.latest))
+            work.points, work.latest = [], []
 
     # -- helpers ---------------------------------------------------------------
 

@@ -312,6 +312,17 @@ class SqlEventStore:
         """
         return self._fetch(f"{_SELECT_ROWS} WHERE e.type = 'ledger.redacted' ORDER BY e.seq")
 
+    def rows_of_types(self, types: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """(seq, type, actor, hash, payload text) of every event of ``types``, in seq order, streamed."""
+        listed = ", ".join(f"'{t}'" for t in types if t.replace(".", "").replace("_", "").isalnum())
+        sql = (
+            "SELECT e.seq, e.type, e.actor, e.hash, p.body FROM events e LEFT JOIN payloads p ON p.seq = e.seq "
+            f"WHERE e.type IN ({listed}) ORDER BY e.seq"
+        )
+        with self._raw() as raw:
+            for row in self.dialect.stream(raw, sql, (), SCAN_BATCH):
+                yield tuple(row)
+
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """All rows of one read-only query, as tuples."""
         with self._raw() as raw:
