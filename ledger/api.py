@@ -315,6 +315,10 @@ class Ledger(RegistryCommands):
     def _seq_of(self, moment: int | str | datetime) -> int:
         """The last seq at or before ``moment`` (a seq, an RFC 3339 time or a datetime)."""
         if isinstance(moment, int) and not isinstance(moment, bool):
+            head = self.store.head()
+            if head is None or not 0 <= moment <= head.seq:
+                events = "it has no events" if head is None else f"its events are 0..{head.seq}"
+                raise ValidationError(f"as_of {moment} is not an event of this ledger ({events})")
             return moment
         if isinstance(moment, datetime):
             moment = format_time(moment)

@@ -30,6 +30,7 @@ __all__ = [
     "check_approval",
     "check_role_name",
     "is_better",
+    "missing_metric",
     "policy_error",
 ]
 
@@ -94,6 +95,12 @@ def artifact_digest(entries: Mapping[str, str]) -> str:
     each logged artifact path under the version's ``artifact_path`` to its
     SHA-256 (hex), as ``sha256:<hex>``."""
     return "sha256:" + hashlib.sha256(canonical_json(dict(entries))).hexdigest()
+
+
+def missing_metric(role: str, name: str, version: int, run_id: str, metric: str, *, nan: bool) -> ValidationError:
+    """The error when a compared version's run has no usable value of ``metric``."""
+    missing = "has NaN for" if nan else "has no"
+    return ValidationError(f"{role} version {version} of {name!r}: its run {run_id} {missing} metric {metric!r}")
 
 
 def is_better(mode: str, min_delta: float, candidate: float, champion: float | None) -> bool:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.events import PendingEvent, RecordedEvent, prepare
-from ledger.governance import STAGES, Policy, artifact_digest, is_better
+from ledger.governance import STAGES, Policy, artifact_digest, is_better, missing_metric
 from ledger.keys import key_id, private_key_from_bytes, public_key_b64, sign_approval
 from ledger.registry_search import parse_version_filter, search_versions_query
 from ledger.registry_views import (
@@ -337,10 +337,7 @@ class RegistryCommands:
             run_id = state.version(name, version)[2]  # type: ignore[index]
             number = state.latest_metric(run_id, metric)
             if number is None:
-                missing = "has no" if not state.has_metric(run_id, metric) else "has NaN for"
-                raise ValidationError(
-                    f"{role} version {version} of {name!r}: its run {run_id} {missing} metric {metric!r}"
-                )
+                raise missing_metric(role, name, version, run_id, metric, nan=state.has_metric(run_id, metric))
             return run_id, float(number)
 
         def plan(state: RegistryState) -> list[PendingEvent]:
@@ -376,7 +373,8 @@ class RegistryCommands:
                 key: evaluation.payload[key]
                 for key in ("metric", "mode", "min_delta", "candidate_value", "champion", "champion_value")
             } | {"evaluation_event": evaluation.id}
-            why = reason or f"promote_if_better: {metric} {candidate_value:.6g} vs {champion_value}"
+            held = "no champion" if champion is None else f"{champion_value:.6g} (version {champion})"
+            why = reason or f"promote_if_better: {metric} {candidate_value:.6g} (version {candidate}) vs {held}"
             if to_stage in state.policy(name).approval_stages:
                 request_id = str(uuid.uuid4())
                 outcome.update(request_id=request_id, kind="requested")

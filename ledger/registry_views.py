@@ -182,10 +182,14 @@ def summarize(event_type: str, version: int | None, p: dict[str, Any]) -> str:  
             via = f" via request {p['request_id']}" if p.get("request_id") else ""
             return f"{v}: {p['from_stage']} → {p['to_stage']}{tail}{via}"
         case "model.promotion_evaluated":
-            champion = "no champion" if p["champion"] is None else f"version {p['champion']}"
+            champion = (
+                "no champion"
+                if p["champion"] is None
+                else f"version {p['champion']} {p['metric']}={_number(p['champion_value'])}"
+            )
             return (
                 f"promote_if_better to {p['to_stage']}: {v} {p['metric']}={_number(p['candidate_value'])} vs "
-                f"{champion} {_number(p['champion_value'])} ({p['mode']}, min_delta {p['min_delta']:g}): {p['outcome']}"
+                f"{champion} ({p['mode']}, min_delta {p['min_delta']:g}): {p['outcome']}"
             )
         case "model.alias_set":
             return f"alias {p['alias']!r} → {v}"

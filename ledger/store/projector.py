@@ -21,6 +21,7 @@ from typing import Any, Final
 from ledger.encoding import canonical_json
 from ledger.errors import ConflictError, NotFoundError, PolicyError, ValidationError
 from ledger.events import decode_payload
+from ledger.governance import policy_error
 from ledger.store.dialects import Dialect
 from ledger.store.registry_projector import REGISTRY_TYPES, RegistryProjector
 
@@ -46,11 +47,11 @@ _READS_METRICS: Final = frozenset({"model.promotion_evaluated"})
 
 def projected_rows_sql(stop: int | None = None, types: Sequence[str] = PROJECTED_TYPES) -> str:
     """The stored events of ``types`` (``seq < stop``) in seq order, with their
-    payload text, the server-recorded ``db_user`` and the hash: what a replay reads."""
+    payload text, the server-recorded ``db_user``, the hash and the id: what a replay reads."""
     where = "" if stop is None else f" AND e.seq < {int(stop)}"
     listed = ", ".join(f"'{t}'" for t in types)
     return (
-        "SELECT e.seq, e.type, e.time, e.actor, p.body, e.db_user, e.hash FROM events e "
+        "SELECT e.seq, e.type, e.time, e.actor, p.body, e.db_user, e.hash, e.id FROM events e "
         f"JOIN payloads p ON p.seq = e.seq WHERE e.type IN ({listed}){where} ORDER BY e.seq"
     )
 
@@ -97,6 +98,7 @@ class _Work:
         self.status: dict[str, str | None] = {}
         self.points: list[tuple[Any, ...]] = []
         self.latest: list[tuple[Any, ...]] = []
+        self.approved: dict[str, int] = {}  # requests approved in this batch and not yet carried out
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.cursor.execute(sql, params)
@@ -207,6 +209,13 @@ class Projector:
                 handler(work, seq, time, actor, payload)
             except _REFUSALS:
                 skipped += 1
+        if strict and work.approved:
+            request_id, seq = next(iter(work.approved.items()))
+            raise policy_error(
+                "approval_required",
+                f"the approval of request {request_id} (event {seq}) must be followed, in the same append, "
+                "by the model.stage_changed that carries it out",
+            )
         self._flush(work)
         return skipped
 

@@ -82,9 +82,12 @@ class StageInterval(ReadModel):
     stage: Mapped[str] = mapped_column(String(16))
     end_seq: Mapped[int | None] = mapped_column(Seq)
 
+    # Current holders (end_seq IS NULL) and holders as of a seq (start_seq <= S)
+    # of a stage; the intervals of one version.
     __table_args__ = (
         Index("stage_intervals_by_stage", "name", "stage", "start_seq"),
-        Index("stage_intervals_by_version", "name", "version", "start_seq"),
+        Index("stage_intervals_current", "name", "stage", "end_seq"),
+        Index("stage_intervals_by_version", "name", "version", "end_seq"),
     )
 
 
@@ -193,4 +196,7 @@ class RegistryLog(ReadModel):
     actor: Mapped[str] = mapped_column(String(256))
     detail: Mapped[str] = mapped_column(Text)  # canonical JSON of the payload
 
-    __table_args__ = (Index("registry_log_by_model", "name", "seq"),)
+    __table_args__ = (
+        Index("registry_log_by_model", "name", "seq"),
+        Index("registry_log_by_version", "name", "version", "seq"),
+    )

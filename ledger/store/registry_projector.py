@@ -22,6 +22,7 @@ from ledger.governance import (
     check_approval,
     check_role_name,
     is_better,
+    missing_metric,
     policy_error,
 )
 from ledger.keys import key_id, verify_approval
@@ -242,6 +243,7 @@ class RegistryProjector:
             raise ConflictError(f"version {version} of {name!r} is already in {to_stage}")
         if state.request(p["request_id"]) is not None:
             raise ConflictError(f"transition request {p['request_id']} already exists")
+        self._check_evidence(state, p["evidence"], name, version, to_stage)
         pending = state.pending_request(name, version, to_stage)
         if pending is not None:
             raise ConflictError(
@@ -304,6 +306,7 @@ class RegistryProjector:
             p["key_id"],
             p["request_id"],
         )
+        work.approved[p["request_id"]] = seq
         self._log(work, seq, name, version, "model.transition_approved", time, actor, p)
 
     def _check_signature(self, state: RegistryState, actor: str, request: dict[str, Any], p: dict[str, Any]) -> None:
@@ -352,9 +355,10 @@ class RegistryProjector:
             raise ConflictError(f"version {version} of {name!r} is in {stage}, not {p['from_stage']}")
         policy = state.policy(name)
         if p["request_id"] is not None or to_stage in policy.approval_stages:
-            self._check_request(state, p, needed=to_stage in policy.approval_stages)
-        others = sorted(v for v in state.holders(name, to_stage) if v != version)
-        expected = others if to_stage in policy.single_holder_stages else []
+            self._check_request(state, p, seq, actor)
+        self._check_evidence(state, p["evidence"], name, version, to_stage)
+        single = to_stage in policy.single_holder_stages
+        expected = sorted(v for v in state.holders(name, to_stage) if v != version) if single else []
         if sorted(p["archived_versions"]) != expected:
             raise ConflictError(
                 f"moving version {version} of {name!r} to {to_stage} must archive versions {expected}, "
@@ -367,9 +371,10 @@ class RegistryProjector:
             self._write(
                 work, "UPDATE transition_requests SET executed_seq = ? WHERE request_id = ?", seq, p["request_id"]
             )
+            work.approved.pop(p["request_id"], None)
         self._log(work, seq, name, version, "model.stage_changed", time, actor, p)
 
-    def _check_request(self, state: RegistryState, p: dict[str, Any], *, needed: bool) -> None:
+    def _check_request(self, state: RegistryState, p: dict[str, Any], seq: int, actor: str) -> None:
         request_id = p["request_id"]
         if request_id is None:
             raise policy_error(
@@ -394,25 +399,60 @@ class RegistryProjector:
                 f"transition request {request_id} was already carried out (event {request['executed_seq']})"
             )
 
+    @staticmethod
+    def _check_evidence(
+        state: RegistryState, evidence: dict[str, Any] | None, name: str, version: int, to_stage: str
+    ) -> None:
+        """Evidence citing a ``promote_if_better`` comparison must cite a won
+        comparison of this version and stage, with its values."""
+        if not evidence or "evaluation_event" not in evidence:
+            return
+        cited = state.evaluation(str(evidence["evaluation_event"]))
+        if cited is None:
+            raise ConflictError(
+                f"the evidence cites event {evidence['evaluation_event']}, "
+                "which is no promotion evaluation in this ledger"
+            )
+        expected = {"name": name, "candidate": version, "to_stage": to_stage, "outcome": "won"}
+        expected |= {
+            key: cited[key] for key in ("metric", "mode", "min_delta", "candidate_value", "champion", "champion_value")
+        }
+        found = {**evidence, "name": cited["name"], "candidate": cited["candidate"], "to_stage": cited["to_stage"]}
+        found["outcome"] = cited["outcome"]
+        wrong = sorted(key for key, value in expected.items() if found.get(key) != value)
+        if wrong:
+            raise ConflictError(
+                f"the evidence does not match the comparison it cites (event {evidence['evaluation_event']}): "
+                f"{', '.join(f'{key} {found.get(key)!r} (ledger: {expected[key]!r})' for key in wrong)}"
+            )
+
+    @staticmethod
+    def _compared(state: RegistryState, role: str, name: str, version: int, metric: str) -> tuple[str, float]:
+        """The source run of a compared version and its latest ``metric``."""
+        run_id = str(state.version(name, version)[2])  # type: ignore[index]
+        value = state.latest_metric(run_id, metric)
+        if value is None:
+            raise missing_metric(role, name, version, run_id, metric, nan=state.has_metric(run_id, metric))
+        return run_id, value
+
     def _promotion_evaluated(self, work: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         state = self._state(work)
-        name = p["name"]
-        candidate = state.version(name, p["candidate"])
-        if candidate is None:
-            self._need_version(state, name, p["candidate"])
+        name, metric = p["name"], p["metric"]
+        self._need_version(state, name, p["candidate"])
         holders = state.holders(name, p["to_stage"])
         champion = holders[0] if holders else None
-        champion_row = state.version(name, champion) if champion is not None else None
-        facts = {
-            "candidate_run_id": candidate[2] if candidate else None,
-            "candidate_value": state.latest_metric(candidate[2], p["metric"]) if candidate else None,
-            "champion": champion,
-            "champion_run_id": champion_row[2] if champion_row else None,
-            "champion_value": state.latest_metric(champion_row[2], p["metric"]) if champion_row else None,
-        }
-        won = facts["candidate_value"] is not None and is_better(
-            p["mode"], p["min_delta"], facts["candidate_value"], facts["champion_value"]
+        candidate_run, candidate_value = self._compared(state, "candidate", name, p["candidate"], metric)
+        champion_run, champion_value = (
+            (None, None) if champion is None else self._compared(state, "champion", name, champion, metric)
         )
+        facts: dict[str, Any] = {
+            "candidate_run_id": candidate_run,
+            "candidate_value": candidate_value,
+            "champion": champion,
+            "champion_run_id": champion_run,
+            "champion_value": champion_value,
+        }
+        won = is_better(p["mode"], p["min_delta"], candidate_value, champion_value)
         facts["outcome"] = "won" if won else "lost"
         wrong = {k: (p[k], v) for k, v in facts.items() if p[k] != v}
         if wrong:
@@ -541,5 +581,6 @@ class RegistryProjector:
     def _policy_set(self, work: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         state = self._state(work)
         self._need_admin(state, actor, "set a model's policy")
+        self._need_model(state, p["name"])
         self._write(work, "INSERT INTO policies (seq, name, body) VALUES (?, ?, ?)", seq, p["name"], _json(p))
         self._log(work, seq, p["name"], None, "policy.set", time, actor, p)

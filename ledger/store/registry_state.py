@@ -118,19 +118,18 @@ class RegistryState:
     def tags(self, name: str, version: int | None) -> dict[str, str]:
         """Tags of a model (``version`` None) or a version, folded from the log
         up to ``at``: later values win, earlier ones stay in the events."""
-        types = (
-            ("model.registered", "model.tags_set") if version is None else ("model.version_created", "model.tags_set")
-        )
+        first = "model.registered" if version is None else "model.version_created"
+        which = "version IS NULL" if version is None else f"version = {int(version)}"
         rows = self.rows(
-            f"SELECT type, version, detail FROM registry_log WHERE name = ? AND type IN (?, ?) AND {self.made} "
+            f"SELECT detail FROM registry_log WHERE name = ? AND {which} AND type IN (?, ?) AND {self.made} "
             "ORDER BY seq",
             name,
-            *types,
+            first,
+            "model.tags_set",
         )
         tags: dict[str, str] = {}
-        for event_type, row_version, detail in rows:
-            if (row_version if event_type != "model.registered" else None) == version:
-                tags.update(json.loads(detail).get("tags", {}))
+        for (detail,) in rows:
+            tags.update(json.loads(detail).get("tags", {}))
         return tags
 
     # -- requests, roles, keys, policies -------------------------------------
@@ -288,6 +287,15 @@ class RegistryState:
 
     def has_metric(self, run_id: str, key: str) -> bool:
         return bool(self.rows("SELECT 1 FROM latest_metrics WHERE run_id = ? AND key = ?", run_id, key))
+
+    def evaluation(self, event_id: str) -> dict[str, Any] | None:
+        """The payload of the ``model.promotion_evaluated`` event with this id."""
+        rows = self.rows(
+            "SELECT l.detail FROM events e JOIN registry_log l ON l.seq = e.seq "
+            "WHERE e.id = ? AND l.type = 'model.promotion_evaluated'",
+            event_id,
+        )
+        return json.loads(rows[0][0]) if rows else None
 
     def event_hash(self, seq: int) -> str | None:
         value = self.one("SELECT hash FROM events WHERE seq = ?", seq)

@@ -224,12 +224,12 @@ class SqlEventStore:
         with self._raw() as raw, snapshot.begin() as target:
             rows = self.dialect.stream(raw, projected_rows_sql(stop), (), SCAN_BATCH)
             writer = target.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            # The projector reads the server-recorded db_user and the hashes
-            # signed approvals sign from events.
-            writer.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, db_user TEXT, hash TEXT)")
+            # The rules read from events the server-recorded db_user, the hashes
+            # signed approvals sign and the ids evidence cites.
+            writer.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, db_user TEXT, hash TEXT, id TEXT UNIQUE)")
 
             def keep_db_user(row: Sequence[Any]) -> None:
-                writer.execute("INSERT INTO events (seq, db_user, hash) VALUES (?, ?, ?)", (row[0], row[5], row[6]))
+                writer.execute("INSERT INTO events (seq, db_user, hash, id) VALUES (?, ?, ?, ?)", (row[0], *row[5:8]))
 
             Projector("?").replay_rows(writer, rows, each=keep_db_user)
         return snapshot

@@ -122,8 +122,8 @@ def test_model_history_lists_every_change_in_order(lg: ledger.Ledger, tmp_path: 
 def test_signed_approvals_are_checked_again_by_verify(lg: ledger.Ledger, tmp_path: Path) -> None:
     key = generate_private_key()
     assert lg.register_key(key, actor="bob") == key_id("bob", public_key_b64(key))
-    lg.set_policy("credit", signed_approvals=True, actor="carol")
     _version(lg, tmp_path, "credit", 0.7)
+    lg.set_policy("credit", signed_approvals=True, actor="carol")
     request = lg.request_transition("credit", 1, "Production", actor="alice")
     approved = lg.approve_transition(request.request_id, "signed", actor="bob", signing_key=key)
     assert (
