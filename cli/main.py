@@ -19,6 +19,7 @@ from typing import IO, Any, NoReturn
 import click
 
 import ledger
+from cli.demo import demo
 from cli.models import keys, models, policy, roles
 from ledger.encoding import parse_json
 from ledger.errors import IntegrityError, LedgerError
@@ -71,6 +72,7 @@ main.add_command(models)
 main.add_command(roles)
 main.add_command(keys)
 main.add_command(policy)
+main.add_command(demo)
 
 
 @main.command()
@@ -136,7 +138,8 @@ def verify(ctx: click.Context, as_json: bool, artifacts: bool, workers: int | No
         click.echo(json.dumps(document))
     elif report.ok:
         redacted = f", {len(report.redacted)} redacted payloads" if report.redacted else ""
-        signed = f", {report.signatures} signed approvals verified" if report.signatures else ""
+        plural = "s" if report.signatures != 1 else ""
+        signed = f", {report.signatures} signed approval{plural} verified" if report.signatures else ""
         click.echo(f"ok: {report.events} events intact{redacted}{signed}; head {report.head}")
     else:
         click.echo(

@@ -74,10 +74,15 @@ def verify_json(uri: str) -> dict[str, object]:
 def test_init_append_verify_export(uri: str, tmp_path: Path) -> None:
     first = run("--uri", uri, "init")
     assert first.returncode == 0, first.stderr
-    assert re.search(r"^ledger [0-9a-f-]{36} ready at .* \(0 events\)$", first.stdout.strip())
+    # The actor who runs init becomes the ledger's first admin: event 0.
+    assert re.search(
+        r"^ledger [0-9a-f-]{36} ready at .* \(1 events\)\nadmin: cli-tester \(granted now: the ledger had no admin\)$",
+        first.stdout.strip(),
+    )
     again = run("--uri", uri, "init")
     assert again.returncode == 0, again.stderr
-    assert again.stdout == first.stdout, "init twice: same ledger id, nothing lost"
+    assert again.stdout.splitlines()[0] == first.stdout.splitlines()[0], "init twice: same ledger id, nothing lost"
+    assert again.stdout.splitlines()[1] == "admin: cli-tester"
 
     event_id = "0b1e5d7c-3a44-4f0e-9c1d-2f6a8b9c0d1e"
     hashes = []
@@ -99,34 +104,37 @@ def test_init_append_verify_export(uri: str, tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         match = APPENDED.match(result.stdout.strip())
         assert match, result.stdout
-        assert int(match[1]) == number
+        assert int(match[1]) == number + 1
         hashes.append(match[2])
 
     # A retry with the same --id is idempotent; a different payload under it is a conflict.
     finished = '{"run_id": "r1", "status": "FINISHED"}'
     retry = run("--uri", uri, "append", "run.finished", finished, "--id", event_id)
-    assert (retry.returncode, retry.stdout.strip()) == (0, f"4 {hashes[4]}")
+    assert (retry.returncode, retry.stdout.strip()) == (0, f"5 {hashes[4]}")
     failed = '{"run_id": "r1", "status": "FAILED"}'
     conflict = run("--uri", uri, "append", "run.finished", failed, "--id", event_id)
     assert conflict.returncode == 2
     assert conflict.stderr.startswith("mlledger: error: ")
-    assert f"event id {event_id} is already used by event 4" in conflict.stderr
+    assert f"event id {event_id} is already used by event 5" in conflict.stderr
 
     text = run("--uri", uri, "verify")
     assert text.returncode == 0, text.stdout + text.stderr
-    assert text.stdout.strip() == f"ok: 5 events intact; head {hashes[4]}"
+    assert text.stdout.strip() == f"ok: 6 events intact; head {hashes[4]}"
 
     report = verify_json(uri)
     assert {"ok", "events", "head", "faults"} <= set(report)
     assert report["ok"] is True
-    assert report["events"] == 5
+    assert report["events"] == 6
     assert report["head"] == hashes[4]
     assert report["faults"] == []
 
     stdout = run("--uri", uri, "export")
     assert stdout.returncode == 0, stdout.stderr
     lines = [json.loads(line) for line in stdout.stdout.splitlines()]
-    assert [line["seq"] for line in lines] == [0, 1, 2, 3, 4]
+    assert lines[0]["type"] == "actor.role_granted"
+    assert lines[0]["payload"] == {"actor": "cli-tester", "role": "admin"}
+    lines = lines[1:]
+    assert [line["seq"] for line in lines] == [1, 2, 3, 4, 5]
     assert [line["hash"] for line in lines] == hashes
     assert [line["actor"] for line in lines] == ["cli-tester", "cli-tester", "cli-tester", "alice", "cli-tester"]
     assert lines[3]["payload"]["params"]["\u00e9t\u00e9"] == "\U0001f31e"
@@ -149,7 +157,7 @@ def test_init_append_verify_export(uri: str, tmp_path: Path) -> None:
     to_file = run("--uri", uri, "export", "--format", "jsonl", "-o", str(output))
     assert to_file.returncode == 0, to_file.stderr
     assert to_file.stdout == ""
-    assert f"exported 5 events to {output}" in to_file.stderr
+    assert f"exported 6 events to {output}" in to_file.stderr
     assert output.read_text(encoding="utf-8") == stdout.stdout
 
 
@@ -161,17 +169,17 @@ def test_uri_from_environment(uri: str, tmp_path: Path) -> None:
     ):
         appended = run("append", event_type, payload, env=env)
         assert appended.returncode == 0, appended.stderr
-        assert appended.stdout.startswith(f"{number} ")
+        assert appended.stdout.startswith(f"{number + 1} ")  # event 0: init's admin grant
     verified = run("verify", "--json", env=env)
     assert verified.returncode == 0, verified.stderr
-    assert json.loads(verified.stdout)["events"] == 3
+    assert json.loads(verified.stdout)["events"] == 4
     exported = run("export", env=env)
-    assert len(exported.stdout.splitlines()) == 3
+    assert len(exported.stdout.splitlines()) == 4
     # --uri wins over MLLEDGER_URI.
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert run("--uri", other, "init", env=env).returncode == 0
-    assert json.loads(run("--uri", other, "verify", "--json", env=env).stdout)["events"] == 0
-    assert json.loads(run("verify", "--json", env=env).stdout)["events"] == 3
+    assert json.loads(run("--uri", other, "verify", "--json", env=env).stdout)["events"] == 1
+    assert json.loads(run("verify", "--json", env=env).stdout)["events"] == 4
 
 
 @pytest.mark.parametrize(
@@ -372,16 +380,16 @@ def test_embedded_default_in_working_directory(tmp_path: Path) -> None:
     assert "MLLEDGER_URI" not in env
     init = run("init", env=env, cwd=tmp_path)
     assert init.returncode == 0, init.stderr
-    assert "ready at sqlite:///mlledger/ledger.db (0 events)" in init.stdout
+    assert "ready at sqlite:///mlledger/ledger.db (1 events)" in init.stdout
     assert (tmp_path / "mlledger" / "ledger.db").is_file()
     for event_type, payload in (("experiment.created", EXPERIMENT), ("run.started", START), ("run.tags_set", TAGS)):
         appended = run("append", event_type, payload, env=env, cwd=tmp_path)
         assert appended.returncode == 0, appended.stderr
     verified = run("verify", env=env, cwd=tmp_path)
     assert verified.returncode == 0, verified.stderr
-    assert verified.stdout.startswith("ok: 3 events intact; head ")
+    assert verified.stdout.startswith("ok: 4 events intact; head ")
     with ledger.open(f"sqlite:///{tmp_path / 'mlledger' / 'ledger.db'}", create=False) as lg:
-        assert lg.size() == 3
+        assert lg.size() == 4
     # Another directory has its own (missing) ledger.
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
