@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 import ledger
 from ledger.encoding import canonical_json, header_row_bytes
+from ledger.governance import artifact_digest
 
 TARGET = 7  # the event every test tampers with
 SIZE = 20
@@ -138,11 +139,11 @@ class RawDb:
 
 
 def _history() -> list[tuple[str, dict[str, Any], str]]:
-    """Twenty valid events of a small ML project: (type, payload, actor)."""
+    """Twenty valid events of a small ML project, registry rules included: (type, payload, actor)."""
     digest = "a" * 64
     events: list[tuple[str, dict[str, Any], str]] = [
         ("experiment.created", {"experiment_id": "e1", "name": "credit-scoring"}, "alice"),
-        ("dataset.version_registered", {"name": "loans", "version": "v1", "digest": "sha256:" + digest}, "alice"),
+        ("actor.role_granted", {"actor": "alice", "role": "admin"}, "alice"),  # the first admin
         ("run.started", {"run_id": "r1", "experiment_id": "e1", "run_name": "baseline"}, "ci-bot"),
         (
             "run.input_logged",
@@ -178,6 +179,7 @@ def _history() -> list[tuple[str, dict[str, Any], str]]:
         ),
         ("run.artifact_logged", {"run_id": "r1", "path": "model.pkl", "sha256": digest, "size": 2048}, "ci-bot"),
         ("run.finished", {"run_id": "r1", "status": "FINISHED"}, "ci-bot"),
+        ("actor.role_granted", {"actor": "bob", "role": "approver"}, "alice"),
         ("model.registered", {"name": "credit-model", "owner": "alice"}, "alice"),
         (
             "model.version_created",
@@ -186,7 +188,7 @@ def _history() -> list[tuple[str, dict[str, Any], str]]:
                 "version": 1,
                 "run_id": "r1",
                 "artifact_path": "model.pkl",
-                "artifact_digest": digest,
+                "artifact_digest": artifact_digest({"model.pkl": digest}),
             },
             "alice",
         ),
@@ -207,8 +209,7 @@ def _history() -> list[tuple[str, dict[str, Any], str]]:
             {"name": "credit-model", "version": 1, "target": "k8s", "environment": "staging"},
             "deploy-bot",
         ),
-        ("actor.role_granted", {"actor": "bob", "role": "approver"}, "alice"),
-        ("run.started", {"run_id": "r2", "experiment_id": "e1"}, "ci-bot"),
+        ("dataset.version_registered", {"name": "loans", "version": "v1", "digest": "sha256:" + digest}, "alice"),
     ]
     assert len(events) == SIZE
     return events

@@ -26,6 +26,7 @@ import sqlalchemy
 
 import ledger
 from ledger import PendingEvent
+from ledger.events import prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "verify_export.py"
@@ -96,7 +97,9 @@ def build(lg: ledger.Ledger) -> int:
     lg.append(
         "model.registered", {"name": "credit-model", "owner": "risk", "tags": {"\U0001f3e6": "bank"}}, actor="bob"
     )
-    lg.append(
+    # Odd JSON in an evidence object, appended as an import would be: past
+    # the registry rules (there is no version 1 to move), through the same bytes.
+    odd = PendingEvent(
         "model.stage_changed",
         {
             "name": "credit-model",
@@ -117,6 +120,7 @@ def build(lg: ledger.Ledger) -> int:
         },
         actor="carol",
     )
+    lg.store.append([prepare(odd)], lg._clock, enforce_rules=False)
     lg.append("run.finished", {"run_id": "run-1", "status": "FINISHED"}, actor="alice")
     dataset = {"name": "loans", "version": "v2", "digest": "sha256:" + "b" * 64, "transform": CONTROL}
     lg.append("dataset.version_registered", dataset, actor="carol")

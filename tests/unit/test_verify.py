@@ -50,6 +50,7 @@ def test_intact_chain() -> None:
         "faults": [],
         "faults_truncated": False,
         "redacted": [],
+        "signed_approvals_checked": 0,
     }
 
 
