@@ -198,5 +198,5 @@ class RegistryLog(ReadModel):
 
     __table_args__ = (
         Index("registry_log_by_model", "name", "seq"),
-        Index("registry_log_by_version", "name", "version", "seq"),
+        Index("registry_log_by_version", "name", "version", "type", "seq"),
     )

@@ -99,12 +99,11 @@ class RegistryState:
     def holders(self, name: str, stage: str) -> list[int]:
         """The versions in ``stage``, the most recently moved there first."""
         rows = self.rows(
-            f"SELECT version FROM stage_intervals WHERE name = ? AND stage = ? AND {self.live} "
-            "ORDER BY start_seq DESC, version DESC",
-            name,
-            stage,
+            f"SELECT start_seq, version FROM stage_intervals WHERE name = ? AND stage = ? AND {self.live}", name, stage
         )
-        return [int(r[0]) for r in rows]
+        # Sorted here: an ORDER BY start_seq would lead the planner to walk
+        # every interval the stage ever had instead of the few current ones.
+        return [int(version) for _, version in sorted(rows, reverse=True)]
 
     def aliases(self, name: str) -> dict[str, int]:
         rows = self.rows(f"SELECT alias, version FROM alias_intervals WHERE name = ? AND {self.live}", name)
@@ -121,14 +120,13 @@ class RegistryState:
         first = "model.registered" if version is None else "model.version_created"
         which = "version IS NULL" if version is None else f"version = {int(version)}"
         rows = self.rows(
-            f"SELECT detail FROM registry_log WHERE name = ? AND {which} AND type IN (?, ?) AND {self.made} "
-            "ORDER BY seq",
+            f"SELECT seq, detail FROM registry_log WHERE name = ? AND {which} AND type IN (?, ?) AND {self.made}",
             name,
             first,
             "model.tags_set",
         )
         tags: dict[str, str] = {}
-        for (detail,) in rows:
+        for _, detail in sorted(rows):  # sorted here, so the planner keeps to the (name, version, type) index
             tags.update(json.loads(detail).get("tags", {}))
         return tags
 
