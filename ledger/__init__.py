@@ -44,22 +44,40 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from ledger.governance import Policy
+    from ledger.registry_views import (
+        DeploymentView,
+        HistoryEntry,
+        ModelVersionView,
+        ModelView,
+        PromotionDecision,
+        RegistryView,
+        TransitionRequestView,
+    )
     from ledger.verify import Fault, VerifyReport
 
 __all__ = [
     "DEFAULT_URI",
     "ConflictError",
+    "DeploymentView",
     "EncodingError",
     "Fault",
+    "HistoryEntry",
     "IntegrityError",
     "Ledger",
     "LedgerError",
+    "ModelVersionView",
+    "ModelView",
     "NotFoundError",
     "PendingEvent",
+    "Policy",
     "PolicyError",
+    "PromotionDecision",
     "RecordedEvent",
+    "RegistryView",
     "SchemaVersionError",
     "StorageError",
+    "TransitionRequestView",
     "ValidationError",
     "VerifyReport",
     "active_run",
@@ -90,6 +108,19 @@ _LAZY = {
     "RecordedEvent": "ledger.events",
     "Fault": "ledger.verify",
     "VerifyReport": "ledger.verify",
+    "Policy": "ledger.governance",
+    **dict.fromkeys(
+        (
+            "DeploymentView",
+            "HistoryEntry",
+            "ModelVersionView",
+            "ModelView",
+            "PromotionDecision",
+            "RegistryView",
+            "TransitionRequestView",
+        ),
+        "ledger.registry_views",
+    ),
     **dict.fromkeys(
         (
             "active_run",

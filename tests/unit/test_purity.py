@@ -5,7 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
-PURE_MODULES = ["ledger.encoding", "ledger.events", "ledger.payloads", "ledger.verify", "ledger.errors"]
+PURE_MODULES = [
+    "ledger.encoding",
+    "ledger.events",
+    "ledger.payloads",
+    "ledger.verify",
+    "ledger.errors",
+    "ledger.governance",
+    "ledger.keys",
+    "ledger.signatures",
+]
 FORBIDDEN = ["sqlalchemy", "click", "networkx", "reportlab", "psycopg", "sqlite3"]
 
 
