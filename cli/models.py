@@ -1,7 +1,7 @@
 """The registry commands of ``mlledger``: ``models``, ``roles``, ``keys`` and ``policy``.
 
 Owns: parsing the registry commands, calling ``Ledger``'s registry service
-and printing what it returns (``cli.version_report`` writes what ``models show``
+and printing what it returns (``reports.version_text`` writes what ``models show``
 prints). The rules
 (approvals, roles, policies) live in the service; a refused command raises a
 ``LedgerError`` that ``cli.main``'s one handler prints, exit 2, with nothing
@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 import click
 
 import ledger
-from cli.version_report import event_time, gather_version_report, number, version_report_text
 from ledger.errors import ValidationError
 from ledger.governance import KNOWN_ROLES, STAGES
 from ledger.keys import generate_private_key, private_key_pem, public_key_b64
@@ -27,6 +26,7 @@ from ledger.registry import load_signing_key
 from ledger.registry_views import (
     ModelVersionView,
 )
+from reports.version_text import event_time, gather_version_report, number, version_report_text
 
 __all__ = ["keys", "models", "policy", "roles"]
 
@@ -499,8 +499,9 @@ def _policy_lines(name: str, document: dict[str, Any]) -> list[str]:
 @_json_option
 @click.pass_context
 def policy_show(ctx: click.Context, name: str, as_json: bool) -> None:
-    """Show a model's governance policy (a policy can be set before the model is registered)."""
+    """Show a model's governance policy (the default until an admin sets one)."""
     with _open(ctx) as lg:
+        lg.registry.get_model(name)  # an unknown model is an error, not the default policy
         document = lg.registry.policy(name).to_json()
     if as_json:
         _echo_json(document)

@@ -23,14 +23,17 @@ from ledger.errors import PolicyError, ValidationError
 __all__ = [
     "DEFAULT_POLICY",
     "KNOWN_ROLES",
+    "PROMOTION_STAGES",
     "STAGES",
     "Policy",
     "artifact_digest",
     "check_alias_name",
     "check_approval",
+    "check_policy",
+    "check_promotion_stage",
     "check_role_name",
+    "compared_value",
     "is_better",
-    "missing_metric",
     "policy_error",
 ]
 
@@ -97,10 +100,34 @@ def artifact_digest(entries: Mapping[str, str]) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(dict(entries))).hexdigest()
 
 
-def missing_metric(role: str, name: str, version: int, run_id: str, metric: str, *, nan: bool) -> ValidationError:
-    """The error when a compared version's run has no usable value of ``metric``."""
-    missing = "has NaN for" if nan else "has no"
-    return ValidationError(f"{role} version {version} of {name!r}: its run {run_id} {missing} metric {metric!r}")
+PROMOTION_STAGES: Final = ("Staging", "Production")
+
+
+def compared_value(
+    role: str, name: str, version: int, run_id: str, metric: str, value: float | None, *, present: bool
+) -> float:
+    """The latest ``metric`` of a compared version's run, or a ValidationError
+    saying why it cannot be compared (missing, NaN, infinite)."""
+    if value is not None and math.isfinite(value):
+        return value
+    problem = "has no" if not present else "has NaN for" if value is None else f"has {value} for"
+    raise ValidationError(f"{role} version {version} of {name!r}: its run {run_id} {problem} metric {metric!r}")
+
+
+def check_promotion_stage(stage: str) -> None:
+    if stage not in PROMOTION_STAGES:
+        raise ValidationError(f"promote_if_better promotes to {' or '.join(PROMOTION_STAGES)}, not {stage!r}")
+
+
+def check_policy(payload: Mapping[str, Any]) -> None:
+    """A policy's stage lists: no repeats; only Staging and Production may hold one version."""
+    for field in ("approval_stages", "single_holder_stages", "run_statuses"):
+        values = list(payload[field])
+        if len(set(values)) != len(values):
+            raise ValidationError(f"policy {field} lists a value twice: {values}")
+    extra = sorted(set(payload["single_holder_stages"]) - set(PROMOTION_STAGES))
+    if extra:
+        raise ValidationError(f"only Staging and Production can hold a single version, not {', '.join(extra)}")
 
 
 def is_better(mode: str, min_delta: float, candidate: float, champion: float | None) -> bool:

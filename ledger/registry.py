@@ -23,7 +23,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.events import PendingEvent, RecordedEvent, prepare
-from ledger.governance import STAGES, Policy, artifact_digest, is_better, missing_metric
+from ledger.governance import (
+    STAGES,
+    Policy,
+    artifact_digest,
+    check_promotion_stage,
+    compared_value,
+    is_better,
+)
 from ledger.keys import key_id, private_key_from_bytes, public_key_b64, sign_approval
 from ledger.registry_search import parse_version_filter, search_versions_query
 from ledger.registry_views import (
@@ -79,6 +86,8 @@ def load_signing_key(key: SigningKey) -> Ed25519PrivateKey:
         return key
     if isinstance(key, bytes):
         return private_key_from_bytes(key)
+    if isinstance(key, str) and key.lstrip().startswith("-----BEGIN"):
+        return private_key_from_bytes(key.encode("ascii"))
     try:
         data = Path(key).read_bytes()
     except OSError as e:
@@ -327,7 +336,7 @@ class RegistryCommands:
         comparison is recorded either way (``model.promotion_evaluated``).
         Where the stage needs approval, a win becomes a transition request
         carrying the comparison as evidence (``decision.request_id``)."""
-        _check_stage(to_stage)
+        check_promotion_stage(to_stage)
         _check_version(candidate)
         is_better(mode, float(min_delta), 0.0, None)  # validates mode and min_delta
         who = self._who(actor)
@@ -336,9 +345,8 @@ class RegistryCommands:
         def value(state: RegistryState, version: int, role: str) -> tuple[str, float]:
             run_id = state.version(name, version)[2]  # type: ignore[index]
             number = state.latest_metric(run_id, metric)
-            if number is None:
-                raise missing_metric(role, name, version, run_id, metric, nan=state.has_metric(run_id, metric))
-            return run_id, float(number)
+            present = state.has_metric(run_id, metric)
+            return run_id, compared_value(role, name, version, run_id, metric, number, present=present)
 
         def plan(state: RegistryState) -> list[PendingEvent]:
             if _need_stage(state, name, candidate) == to_stage:

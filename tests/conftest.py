@@ -10,6 +10,7 @@ skipped PostgreSQL test fails the run instead.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -54,8 +55,23 @@ def pg_uri() -> Iterator[str]:
     try:
         yield make_url(admin).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(_libpq(admin), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(admin, name)
+
+
+def _drop_database(admin: str, name: str) -> None:
+    """DROP ... WITH (FORCE), retried: it cannot end a backend of another role
+    (an autovacuum worker busy in the new database), which soon leaves."""
+    import psycopg
+
+    for attempt in range(20):
+        try:
+            with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
 
 
 @pytest.fixture

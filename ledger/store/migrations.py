@@ -19,7 +19,6 @@ from ledger.store import registry_models  # noqa: F401 - declares the registry r
 from ledger.store.dialects import Dialect
 from ledger.store.projector import TRACKING_TYPES, Projector
 from ledger.store.read_models import ReadModel
-from ledger.store.registry_projector import REGISTRY_TYPES
 from ledger.store.tables import Base, LedgerMeta
 
 __all__ = ["SCHEMA_VERSION", "check_supported", "current_version", "migrate"]
@@ -48,10 +47,12 @@ def _read_models_v2(conn: Connection, dialect: Dialect) -> None:
 
 
 def _registry_v3(conn: Connection, dialect: Dialect) -> None:
-    """The registry and governance read models, filled from the registry
-    events already there (the tracking read models are left as they are)."""
+    """The registry and governance read models. Every read model is rebuilt
+    from all the events, in order: the registry rules read the tracking state
+    (a run's status, its artifacts and metrics) as it was at each event."""
+    ReadModel.metadata.drop_all(conn)
     ReadModel.metadata.create_all(conn)
-    Projector(dialect.placeholder).replay(conn.connection.dbapi_connection, dialect, types=REGISTRY_TYPES)
+    Projector(dialect.placeholder).replay(conn.connection.dbapi_connection, dialect)
 
 
 _STEPS: Final[dict[int, Callable[[Connection, Dialect], Any]]] = {

@@ -22,6 +22,7 @@ from ledger.encoding import canonical_json
 from ledger.errors import ConflictError, NotFoundError, PolicyError, ValidationError
 from ledger.events import decode_payload
 from ledger.governance import policy_error
+from ledger.payloads import payload_model
 from ledger.store.dialects import Dialect
 from ledger.store.registry_projector import REGISTRY_TYPES, RegistryProjector
 
@@ -206,7 +207,9 @@ class Projector:
                 handler(work, seq, time, actor, payload)
                 continue
             try:
-                handler(work, seq, time, actor, payload)
+                # Stored by older code, perhaps: defaults filled in, shapes checked.
+                checked = payload_model(event_type).check(payload) if event_type in REGISTRY_TYPES else payload
+                handler(work, seq, time, actor, checked)
             except _REFUSALS:
                 skipped += 1
         if strict and work.approved:

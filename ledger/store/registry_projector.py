@@ -20,15 +20,20 @@ from ledger.governance import (
     artifact_digest,
     check_alias_name,
     check_approval,
+    check_policy,
+    check_promotion_stage,
     check_role_name,
+    compared_value,
     is_better,
-    missing_metric,
     policy_error,
 )
 from ledger.keys import key_id, verify_approval
 from ledger.store.registry_state import RegistryState
 
-__all__ = ["REGISTRY_TYPES", "RegistryProjector"]
+__all__ = ["COMPARISON_KEYS", "REGISTRY_TYPES", "RegistryProjector"]
+
+# Evidence carrying any of these must cite the comparison it comes from.
+COMPARISON_KEYS = frozenset({"metric", "mode", "min_delta", "candidate_value", "champion", "champion_value"})
 
 Handler = Callable[[Any, int, str, str, dict[str, Any]], None]
 
@@ -277,6 +282,8 @@ class RegistryProjector:
         return request
 
     def _approved(self, work: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
+        if (p["signature"] is None) != (p["key_id"] is None):
+            raise ValidationError("a signed approval names both its signature and its key_id, an unsigned one neither")
         state = self._state(work)
         request = self._pending(state, p["request_id"])
         name, version = request["name"], request["version"]
@@ -310,8 +317,6 @@ class RegistryProjector:
         self._log(work, seq, name, version, "model.transition_approved", time, actor, p)
 
     def _check_signature(self, state: RegistryState, actor: str, request: dict[str, Any], p: dict[str, Any]) -> None:
-        if p["key_id"] is None:
-            raise ValidationError("a signed approval must name its key_id")
         public_key = state.key(actor, p["key_id"])
         if public_key is None:
             raise policy_error("signed_approvals", f"{actor!r} has no registered key {p['key_id']}")
@@ -398,6 +403,16 @@ class RegistryProjector:
             raise ConflictError(
                 f"transition request {request_id} was already carried out (event {request['executed_seq']})"
             )
+        if (request["decided_seq"], request["decided_by"]) != (seq - 1, actor):
+            raise policy_error(
+                "approval_required",
+                f"request {request_id} was approved by {request['decided_by']!r} at event {request['decided_seq']}; "
+                "only the stage change right after an approval, by the approver, carries it out",
+            )
+        if (p["reason"], p["evidence"]) != (request["reason"], request["evidence"]):
+            raise ConflictError(
+                f"the stage change carrying out request {request_id} must carry its reason and evidence"
+            )
 
     @staticmethod
     def _check_evidence(
@@ -405,13 +420,27 @@ class RegistryProjector:
     ) -> None:
         """Evidence citing a ``promote_if_better`` comparison must cite a won
         comparison of this version and stage, with its values."""
-        if not evidence or "evaluation_event" not in evidence:
+        if not evidence:
+            return
+        if "evaluation_event" not in evidence:
+            if COMPARISON_KEYS & set(evidence):
+                raise ConflictError(
+                    "evidence with comparison values must cite the model.promotion_evaluated event they come from "
+                    "(evaluation_event)"
+                )
             return
         cited = state.evaluation(str(evidence["evaluation_event"]))
         if cited is None:
-            raise ConflictError(
+            raise NotFoundError(
                 f"the evidence cites event {evidence['evaluation_event']}, "
                 "which is no promotion evaluation in this ledger"
+            )
+        holders = state.holders(name, to_stage)
+        if cited["champion"] != (holders[0] if holders else None):
+            raise ConflictError(
+                f"the comparison the evidence cites (event {evidence['evaluation_event']}) was against version "
+                f"{cited['champion']}, but {to_stage} is held by version {holders[0] if holders else None} now: "
+                "compare again"
             )
         expected = {"name": name, "candidate": version, "to_stage": to_stage, "outcome": "won"}
         expected |= {
@@ -431,13 +460,13 @@ class RegistryProjector:
         """The source run of a compared version and its latest ``metric``."""
         run_id = str(state.version(name, version)[2])  # type: ignore[index]
         value = state.latest_metric(run_id, metric)
-        if value is None:
-            raise missing_metric(role, name, version, run_id, metric, nan=state.has_metric(run_id, metric))
-        return run_id, value
+        present = state.has_metric(run_id, metric)
+        return run_id, compared_value(role, name, version, run_id, metric, value, present=present)
 
     def _promotion_evaluated(self, work: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         state = self._state(work)
         name, metric = p["name"], p["metric"]
+        check_promotion_stage(p["to_stage"])
         self._need_version(state, name, p["candidate"])
         holders = state.holders(name, p["to_stage"])
         champion = holders[0] if holders else None
@@ -536,6 +565,9 @@ class RegistryProjector:
         kid = key_id(owner, p["public_key"])
         if state.key(owner, kid) is not None:
             raise ConflictError(f"{owner!r} already registered key {kid}")
+        held = sorted(state.keys(owner))
+        if held and actor == owner:  # trust on first use: a later key needs an admin
+            self._need_admin(state, actor, f"add a key for {owner!r}, who already has key {held[0]}")
         self._write(
             work,
             "INSERT INTO actor_keys (actor, key_id, public_key, seq) VALUES (?, ?, ?, ?)",
@@ -580,6 +612,7 @@ class RegistryProjector:
 
     def _policy_set(self, work: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         state = self._state(work)
+        check_policy(p)
         self._need_admin(state, actor, "set a model's policy")
         self._need_model(state, p["name"])
         self._write(work, "INSERT INTO policies (seq, name, body) VALUES (?, ?, ?)", seq, p["name"], _json(p))

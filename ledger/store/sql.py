@@ -143,6 +143,7 @@ class SqlEventStore:
         events depend on (the next version number, the current holder of a
         stage) where no other writer can change it before they land.
         """
+        planned = callable(batch)
         with self._raw() as raw:
             cursor = raw.cursor()
             try:
@@ -168,7 +169,8 @@ class SqlEventStore:
                 raise
             except Exception as e:
                 raw.rollback()
-                if self.dialect.is_unique_violation(e) and not callable(batch):
+                # A plan mints fresh ids: a unique violation there is no retry.
+                if self.dialect.is_unique_violation(e) and not planned and not callable(batch):
                     return self._already_appended(batch)
                 if isinstance(e, self.engine.dialect.loaded_dbapi.Error):
                     raise StorageError(f"append failed: {_reason(e)}") from e

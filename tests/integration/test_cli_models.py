@@ -21,10 +21,10 @@ from click.testing import CliRunner, Result
 
 import ledger
 from cli.main import main
-from cli.version_report import VersionReport, version_report_text
 from ledger.keys import key_id
 from ledger.registry_views import ModelVersionView
 from ledger.tracking import RunInfo, RunView
+from reports.version_text import VersionReport, version_report_text
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

@@ -13,8 +13,12 @@ from sqlalchemy import create_engine, text
 
 import ledger
 from ledger.events import PendingEvent, new_event_id, prepare
+from ledger.governance import artifact_digest
 from ledger.keys import generate_private_key, key_id, public_key_b64
+from ledger.registry_views import RegistryView
 from ledger.store import registry_models
+from ledger.store.projector import Projector
+from ledger.store.read_models import ReadModel
 
 REGISTRY_TABLES = [model.__tablename__ for model in vars(registry_models).values() if hasattr(model, "__tablename__")]
 
@@ -166,3 +170,52 @@ def test_migrating_a_schema_2_ledger_builds_the_registry_from_its_events(uri: st
     with ledger.open(uri, artifact_root=tmp_path / "artifacts") as lg:
         assert lg.registry.snapshot() == before
         assert lg.verify().ok
+
+
+def test_a_replay_fills_in_fields_older_payloads_lack() -> None:
+    """Events stored before a field existed (here: no ``evidence``,
+    ``description`` or ``tags``) replay with the field's default, as a
+    migration or rebuild of an older ledger does."""
+    engine = create_engine("sqlite://")
+    ReadModel.metadata.create_all(engine)
+    raw = engine.raw_connection()
+    cursor = raw.cursor()
+    cursor.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, db_user TEXT, hash TEXT, id TEXT)")
+    digest = "ab" * 32
+    time = "2026-01-01T00:00:00Z"
+    legacy = [
+        ("experiment.created", {"experiment_id": "e1", "name": "e", "tags": {}}),
+        (
+            "run.started",
+            {
+                "run_id": "r1",
+                "experiment_id": "e1",
+                "run_name": None,
+                "parent_run_id": None,
+                "tags": {},
+                "environment": None,
+            },
+        ),
+        ("run.artifact_logged", {"run_id": "r1", "path": "model/m.pkl", "sha256": digest, "size": 1}),
+        ("run.finished", {"run_id": "r1", "status": "FINISHED"}),
+        ("model.registered", {"name": "m", "owner": None}),
+        (
+            "model.version_created",
+            {
+                "name": "m",
+                "version": 1,
+                "run_id": "r1",
+                "artifact_path": "model",
+                "artifact_digest": artifact_digest({"model/m.pkl": digest}),
+            },
+        ),
+        ("model.transition_requested", {"request_id": "q1", "name": "m", "version": 1, "to_stage": "Staging"}),
+    ]
+    for seq, _ in enumerate(legacy):
+        cursor.execute("INSERT INTO events (seq, db_user, hash, id) VALUES (?, NULL, ?, ?)", (seq, "0" * 64, str(seq)))
+    events = [(seq, kind, time, "alice", payload) for seq, (kind, payload) in enumerate(legacy)]
+    assert Projector("?").apply(cursor, events, strict=False) == 0  # nothing skipped
+    raw.commit()
+    view = RegistryView(engine, "?")
+    assert view.get_model_version("m", 1).run_id == "r1"
+    assert [(r.request_id, r.status, r.evidence) for r in view.requests("m")] == [("q1", "pending", None)]

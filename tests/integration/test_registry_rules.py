@@ -7,6 +7,7 @@ positive cases show each rule lets valid actions through."""
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 import ledger
-from ledger import ConflictError, NotFoundError, PolicyError, ValidationError
+from ledger import ConflictError, NotFoundError, PendingEvent, PolicyError, ValidationError
 from ledger.governance import artifact_digest
 from ledger.keys import generate_private_key, key_id, private_key_pem, public_key_b64, sign_approval, verify_approval
 
@@ -666,7 +667,8 @@ def test_an_unsigned_approval_or_one_signed_with_an_unregistered_key_is_refused(
         lg.approve_transition(request_id, actor="bob")
     with _refused(lg, PolicyError, message):
         lg.append("model.transition_approved", {"request_id": request_id}, actor="bob")
-    with _refused(lg, PolicyError, message):  # a key id without a signature is no signature
+    both = "a signed approval names both its signature and its key_id, an unsigned one neither"
+    with _refused(lg, ValidationError, both):  # a key id without a signature is no signature
         lg.append("model.transition_approved", {"request_id": request_id, "key_id": "0badc0de"}, actor="bob")
     lg.grant_role("erin", "approver", actor="root")
     lg.register_key(erins, actor="erin")
@@ -706,7 +708,7 @@ def test_forged_signatures_and_unreadable_keys_are_refused(lg: ledger.Ledger, tm
         )
     with _refused(lg, PolicyError, "policy rule 'signed_approvals': 'bob' has no registered key 0badc0de"):
         lg.append("model.transition_approved", approval(sign_approval(bobs, request_hash), "0badc0de"), actor="bob")
-    with _refused(lg, ValidationError, "a signed approval must name its key_id"):
+    with _refused(lg, ValidationError, "a signed approval names both its signature and its key_id"):
         lg.append("model.transition_approved", approval(sign_approval(bobs, request_hash), None), actor="bob")
     with _refused(lg, ValidationError, "signature"):
         lg.append("model.transition_approved", approval("not base64", kid), actor="bob")
@@ -984,7 +986,7 @@ def test_a_forged_request_cannot_cite_a_comparison_the_ledger_does_not_hold(lg: 
         lg.append("model.transition_requested", raw, actor="mallory")
     unknown = "0192e3a4-0000-7000-8000-000000000000"
     raw["evidence"] = {**evidence, "evaluation_event": unknown}
-    with _refused(lg, ConflictError, f"the evidence cites event {unknown}, which is no promotion evaluation"):
+    with _refused(lg, NotFoundError, f"the evidence cites event {unknown}, which is no promotion evaluation"):
         lg.append("model.transition_requested", raw, actor="mallory")
 
 
@@ -1062,3 +1064,77 @@ def test_the_service_events_appended_raw_in_one_batch_are_accepted_and_replay_th
     lg.rebuild()
     assert lg.registry.snapshot() == before
     assert lg.verify().ok
+
+
+# -- found in review: evidence, keys, policies, adjacency ----------------------
+
+
+def test_stale_or_uncited_comparison_evidence_is_refused(lg: ledger.Ledger) -> None:
+    _govern(lg)
+    _model(lg, (3.0, 2.0, 1.0))
+    _promote(lg, 1)
+    won = lg.promote_if_better(MODEL, 2, "rmse", actor="dave")  # 2.0 beats 1's 3.0: a request
+    assert won.outcome == "requested"
+    citing = lg.registry.request(str(won.request_id)).evidence
+    assert citing is not None
+    _promote(lg, 3)  # meanwhile version 3 (1.0) takes Production
+    raw = {"request_id": "again", "name": MODEL, "version": 2, "to_stage": "Production", "reason": None}
+    with _refused(lg, ConflictError, "was against version 1, but Production is held by version 3 now: compare again"):
+        lg.append("model.transition_requested", {**raw, "evidence": citing}, actor="dave")
+    with _refused(lg, ConflictError, "was against version 1, but Production is held by version 3 now"):
+        lg.approve_transition(str(won.request_id), actor="bob")
+    made_up = {"metric": "rmse", "candidate_value": 0.1, "champion": 3, "champion_value": 1.0}
+    with _refused(lg, ConflictError, "evidence with comparison values must cite the model.promotion_evaluated"):
+        lg.request_transition(MODEL, 2, "Production", evidence=made_up, actor="dave")
+    lg.request_transition(MODEL, 2, "Staging", evidence={"ticket": "RISK-42"}, actor="dave")  # other evidence is free
+
+
+def test_the_stage_change_carrying_out_a_request_is_the_next_event_and_carries_its_reason(lg: ledger.Ledger) -> None:
+    _govern(lg)
+    _model(lg, (3.0,))
+    request = lg.request_transition(MODEL, 1, "Production", reason="quarterly", actor="carol")
+    approval = PendingEvent("model.transition_approved", {"request_id": request.request_id}, "bob")
+    change = PendingEvent("model.stage_changed", _change(1, "None", "Production", request_id=request.request_id), "bob")
+    tag = PendingEvent("model.tags_set", {"name": MODEL, "version": 1, "tags": {"k": "v"}}, "bob")
+    with _refused(lg, ConflictError, f"the stage change carrying out request {request.request_id} must carry its"):
+        lg.append_many([approval, change])  # reason None, not "quarterly"
+    honest = PendingEvent(
+        "model.stage_changed",
+        _change(1, "None", "Production", request_id=request.request_id, reason="quarterly"),
+        "bob",
+    )
+    with _refused(lg, PolicyError, "only the stage change right after an approval, by the approver, carries it out"):
+        lg.append_many([approval, tag, honest])
+    lg.append_many([approval, honest])
+    assert _stage(lg, 1) == "Production"
+
+
+def test_a_second_key_needs_an_admin(lg: ledger.Ledger) -> None:
+    _govern(lg)
+    first = lg.register_key(generate_private_key(), actor="bob")
+    second = generate_private_key()
+    with _refused(
+        lg, PolicyError, f"policy rule 'admin_only': only an admin can add a key for 'bob', who already has key {first}"
+    ):
+        lg.register_key(second, actor="bob")
+    lg.register_key(second, owner="bob", actor="root")
+    assert sorted(lg.registry.keys("bob")) == sorted([first, key_id("bob", public_key_b64(second))])
+
+
+def test_policies_name_each_stage_once_and_only_staging_or_production_hold_one_version(lg: ledger.Ledger) -> None:
+    _govern(lg)
+    _model(lg, (3.0,))
+    with _refused(lg, ValidationError, "only Staging and Production can hold a single version, not None"):
+        lg.set_policy(MODEL, single_holder_stages=["Production", "None"], actor="root")
+    with _refused(lg, ValidationError, "policy approval_stages lists a value twice: ['Production', 'Production']"):
+        lg.set_policy(MODEL, approval_stages=["Production", "Production"], actor="root")
+
+
+def test_promote_if_better_refuses_infinite_values_and_non_promotion_stages(lg: ledger.Ledger) -> None:
+    _govern(lg)
+    _model(lg, (3.0, math.inf))
+    _promote(lg, 1)
+    with _refused(lg, ValidationError, "candidate version 2 of 'credit': its run "):
+        lg.promote_if_better(MODEL, 2, "rmse", actor="dave")
+    with _refused(lg, ValidationError, "promote_if_better promotes to Staging or Production, not 'Archived'"):
+        lg.promote_if_better(MODEL, 1, "rmse", to_stage="Archived", actor="dave")

@@ -3,7 +3,7 @@
 Owns: ``gather_version_report`` (the source run, stage, aliases, history,
 approvals, promotion comparisons and deployments of a version, now or as of a
 moment) and ``version_report_text``, a pure function of what was gathered,
-which ``mlledger models show`` prints and the provenance report can reuse.
+which ``mlledger models show`` prints and the PDF report will reuse.
 """
 
 from __future__ import annotations
