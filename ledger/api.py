@@ -30,16 +30,15 @@ from ledger.events import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     PendingEvent,
     RecordedEvent,
-    Sealed,
-    decode_payload,
     new_event_id,
     prepare,
+    recorded,
 )
 from ledger.registry import RegistryCommands
 from ledger.search import parse_filter, parse_order_by, search_runs_query
 from ledger.signatures import SIGNATURE_TYPES, check_approval_signatures
 from ledger.store import EventStore
-from ledger.store.sql import Head, SqlEventStore, StoredRow, safe_uri
+from ledger.store.sql import Head, SqlEventStore, safe_uri
 from ledger.tracking import ActiveRun, MetricValue, RunView, TrackingReader, _user_tags, new_run_id
 from ledger.verify import ChainVerifier, Segment, VerifyReport, combine, redaction_targets
 
@@ -173,7 +172,7 @@ class Ledger(RegistryCommands):
             raise ValidationError(f"event id {duplicate} appears twice in one batch")
         sealed = self.store.append(prepared, self._clock)
         payloads = {p.id: p.payload for p in prepared}
-        return [_from_row(s, payloads.get(s.id)) for s in sealed]
+        return [recorded(s, payloads.get(s.id)) for s in sealed]
 
     # -- tracking ------------------------------------------------------------
 
@@ -349,12 +348,12 @@ class Ledger(RegistryCommands):
 
     def event(self, seq: int) -> RecordedEvent:
         """One event by seq (``NotFoundError`` when out of range)."""
-        return _from_row(self.store.row(seq))
+        return recorded(self.store.row(seq))
 
     def events(self, start: int = 0, stop: int | None = None) -> Iterator[RecordedEvent]:
         """Events with ``start <= seq < stop``, streamed in seq order."""
         for row in self.store.scan(start, stop):
-            yield _from_row(row)
+            yield recorded(row)
 
     # -- checking and exporting ----------------------------------------------
 
@@ -476,22 +475,3 @@ def _verify_rows(
         if progress:
             progress(verifier.events_seen)
     return verifier.segment()
-
-
-def _from_row(row: StoredRow | Sealed, payload: dict[str, Any] | None = None) -> RecordedEvent:
-    """A stored row (or a just-sealed event, same shape) as a RecordedEvent;
-    ``payload``, when known, saves decoding the stored text again."""
-    seq, v, id_, type_, schema, time, actor, digest, prev, hash_, body = row
-    return RecordedEvent(
-        seq,
-        id_,
-        type_,
-        schema,
-        time,
-        actor,
-        digest,
-        prev,
-        hash_,
-        payload if payload is not None else decode_payload(body),
-        v,
-    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -35,6 +36,7 @@ __all__ = [
     "decode_payload",
     "new_event_id",
     "prepare",
+    "recorded",
     "seal",
 ]
 
@@ -172,6 +174,25 @@ def seal(prepared: Prepared, *, seq: int, prev: str, time: str) -> Sealed:
         prev,
         event_hash(header),
         p.payload_jcs.decode("utf-8"),
+    )
+
+
+def recorded(row: Sequence[Any], payload: dict[str, Any] | None = None) -> RecordedEvent:
+    """A stored row (or a just-sealed event: same shape, see ``Sealed``) as a
+    RecordedEvent; ``payload``, when known, saves decoding the stored text."""
+    seq, v, id_, type_, schema, time, actor, digest, prev, hash_, body = row
+    return RecordedEvent(
+        seq,
+        id_,
+        type_,
+        schema,
+        time,
+        actor,
+        digest,
+        prev,
+        hash_,
+        payload if payload is not None else decode_payload(body),
+        v,
     )
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ledger.errors import ConflictError, NotFoundError, ValidationError
-from ledger.events import PendingEvent, RecordedEvent, prepare
+from ledger.events import PendingEvent, RecordedEvent, prepare, recorded
 from ledger.governance import (
     STAGES,
     Policy,
@@ -62,22 +62,6 @@ def _check_version(version: int) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValidationError(f"a version is a whole number >= 1, got {version!r}")
     return version
-
-
-def _need_stage(state: RegistryState, name: str, version: int) -> str:
-    stage = state.stage(name, version)
-    if stage is None:
-        if state.model(name) is None:
-            raise NotFoundError(f"model {name!r} is not registered")
-        raise NotFoundError(f"model {name!r} has no version {version} (latest: {state.latest_version(name) or 'none'})")
-    return stage
-
-
-def _archived(state: RegistryState, name: str, version: int, to_stage: str) -> list[int]:
-    """The versions a move to ``to_stage`` hands over from (single-holder stages)."""
-    if to_stage not in state.policy(name).single_holder_stages:
-        return []
-    return sorted(v for v in state.holders(name, to_stage) if v != version)
 
 
 def load_signing_key(key: SigningKey) -> Ed25519PrivateKey:
@@ -123,10 +107,7 @@ class RegistryCommands:
 
         sealed = self.store.append(build, self._clock)
         payloads = {event.id: event.payload for event in built}
-        return [
-            RecordedEvent(s[0], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], payloads.get(s[2]), s[1])
-            for s in sealed
-        ]
+        return [recorded(s, payloads.get(s.id)) for s in sealed]
 
     @property
     def registry(self) -> RegistryView:
@@ -163,9 +144,9 @@ class RegistryCommands:
             if model is None:
                 payload: dict[str, Any] = {"name": name, "owner": owner, "description": None, "tags": {}}
                 events.append(PendingEvent("model.registered", payload, who))
-            elif owner is not None and owner != model[1]:
+            elif owner is not None and owner != model.owner:
                 raise ValidationError(
-                    f"model {name!r} is owned by {model[1]!r}; registering a version cannot change that"
+                    f"model {name!r} is owned by {model.owner!r}; registering a version cannot change that"
                 )
             if state.run(run_id) is None:
                 raise NotFoundError(f"run {run_id!r} does not exist")
@@ -226,13 +207,13 @@ class RegistryCommands:
         who = self._who(actor)
 
         def plan(state: RegistryState) -> list[PendingEvent]:
-            current = _need_stage(state, name, version)
+            current = state.require_stage(name, version)
             payload = {
                 "name": name,
                 "version": version,
                 "from_stage": current,
                 "to_stage": stage,
-                "archived_versions": _archived(state, name, version, stage),
+                "archived_versions": state.handover(name, version, stage),
                 "reason": reason,
                 "request_id": None,
                 "evidence": None,
@@ -297,7 +278,7 @@ class RegistryCommands:
                 "version": version,
                 "from_stage": state.stage(name, version) or "None",
                 "to_stage": to_stage,
-                "archived_versions": _archived(state, name, version, to_stage),
+                "archived_versions": state.handover(name, version, to_stage),
                 "reason": request["reason"],
                 "request_id": request_id,
                 "evidence": request["evidence"],
@@ -343,16 +324,17 @@ class RegistryCommands:
         outcome: dict[str, Any] = {}
 
         def value(state: RegistryState, version: int, role: str) -> tuple[str, float]:
-            run_id = state.version(name, version)[2]  # type: ignore[index]
+            row = state.version(name, version)
+            assert row is not None, "require_stage checked the version exists"
+            run_id = row.run_id
             number = state.latest_metric(run_id, metric)
             present = state.has_metric(run_id, metric)
             return run_id, compared_value(role, name, version, run_id, metric, number, present=present)
 
         def plan(state: RegistryState) -> list[PendingEvent]:
-            if _need_stage(state, name, candidate) == to_stage:
+            if state.require_stage(name, candidate) == to_stage:
                 raise ConflictError(f"version {candidate} of {name!r} is already in {to_stage}")
-            holders = state.holders(name, to_stage)
-            champion = holders[0] if holders else None
+            champion = state.holder(name, to_stage)
             candidate_run, candidate_value = value(state, candidate, "candidate")
             champion_run, champion_value = value(state, champion, "champion") if champion else (None, None)
             won = is_better(mode, float(min_delta), candidate_value, champion_value)
@@ -401,7 +383,7 @@ class RegistryCommands:
                 "version": candidate,
                 "from_stage": state.stage(name, candidate),
                 "to_stage": to_stage,
-                "archived_versions": _archived(state, name, candidate, to_stage),
+                "archived_versions": state.handover(name, candidate, to_stage),
                 "reason": why,
                 "request_id": None,
                 "evidence": evidence,

@@ -253,7 +253,7 @@ class RegistryView:
     def versions(self, name: str) -> list[ModelVersionView]:
         with self._state() as state:
             self._model(state, name)
-            return [self._version(state, name, row[1]) for row in state.versions(name)]
+            return [self._version(state, name, row.version) for row in state.versions(name)]
 
     def _version(self, state: RegistryState, name: str, version: int) -> ModelVersionView:
         row = state.version(name, version)

@@ -132,16 +132,6 @@ class RegistryProjector:
             raise NotFoundError(f"model {name!r} is not registered")
 
     @staticmethod
-    def _need_version(state: RegistryState, name: str, version: int) -> str:
-        """The version's current stage; NotFoundError for an unknown model or version."""
-        stage = state.stage(name, version)
-        if stage is None:
-            RegistryProjector._need_model(state, name)
-            latest = state.latest_version(name)
-            raise NotFoundError(f"model {name!r} has no version {version} (latest: {latest or 'none'})")
-        return stage
-
-    @staticmethod
     def _need_admin(state: RegistryState, actor: str, what: str) -> None:
         if "admin" not in state.roles(actor):
             raise policy_error("admin_only", f"only an admin can {what}; {actor!r} is not one")
@@ -175,10 +165,10 @@ class RegistryProjector:
         if run is None:
             raise NotFoundError(f"run {run_id!r} does not exist")
         policy = state.policy(name)
-        if run[0] not in policy.run_statuses:
+        if run.status not in policy.run_statuses:
             raise policy_error(
                 "run_statuses",
-                f"run {run_id!r} is {run[0]}; model {name!r} registers versions only from "
+                f"run {run_id!r} is {run.status}; model {name!r} registers versions only from "
                 f"{' or '.join(policy.run_statuses)} runs",
             )
         entries = state.run_artifacts(run_id, p["artifact_path"])
@@ -234,7 +224,7 @@ class RegistryProjector:
         if version is None:
             self._need_model(state, name)
         else:
-            self._need_version(state, name, version)
+            state.require_stage(name, version)
             self._version_tags(work, name, version, p["tags"])
         self._log(work, seq, name, version, "model.tags_set", time, actor, p)
 
@@ -243,7 +233,7 @@ class RegistryProjector:
     def _requested(self, work: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         state = self._state(work)
         name, version, to_stage = p["name"], p["version"], p["to_stage"]
-        stage = self._need_version(state, name, version)
+        stage = state.require_stage(name, version)
         if stage == to_stage:
             raise ConflictError(f"version {version} of {name!r} is already in {to_stage}")
         if state.request(p["request_id"]) is not None:
@@ -288,14 +278,14 @@ class RegistryProjector:
         request = self._pending(state, p["request_id"])
         name, version = request["name"], request["version"]
         version_row = state.version(name, version)
-        run = state.run(version_row[2]) if version_row else None
+        run = state.run(version_row.run_id) if version_row else None
         policy = state.policy(name)
         check_approval(
             policy,
             request_id=p["request_id"],
             approver=actor,
             requester=request["requester"],
-            run_author=run[1] if run else "",
+            run_author=run.author if run else "",
             approver_roles=state.roles(actor),
             signed=p["signature"] is not None,
         )
@@ -353,7 +343,7 @@ class RegistryProjector:
     def _stage_changed(self, work: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         state = self._state(work)
         name, version, to_stage = p["name"], p["version"], p["to_stage"]
-        stage = self._need_version(state, name, version)
+        stage = state.require_stage(name, version)
         if stage == to_stage:
             raise ConflictError(f"version {version} of {name!r} is already in {to_stage}")
         if stage != p["from_stage"]:
@@ -362,8 +352,7 @@ class RegistryProjector:
         if p["request_id"] is not None or to_stage in policy.approval_stages:
             self._check_request(state, p, seq, actor)
         self._check_evidence(state, p["evidence"], name, version, to_stage)
-        single = to_stage in policy.single_holder_stages
-        expected = sorted(v for v in state.holders(name, to_stage) if v != version) if single else []
+        expected = state.handover(name, version, to_stage)
         if sorted(p["archived_versions"]) != expected:
             raise ConflictError(
                 f"moving version {version} of {name!r} to {to_stage} must archive versions {expected}, "
@@ -435,12 +424,11 @@ class RegistryProjector:
                 f"the evidence cites event {evidence['evaluation_event']}, "
                 "which is no promotion evaluation in this ledger"
             )
-        holders = state.holders(name, to_stage)
-        if cited["champion"] != (holders[0] if holders else None):
+        holder = state.holder(name, to_stage)
+        if cited["champion"] != holder:
             raise ConflictError(
                 f"the comparison the evidence cites (event {evidence['evaluation_event']}) was against version "
-                f"{cited['champion']}, but {to_stage} is held by version {holders[0] if holders else None} now: "
-                "compare again"
+                f"{cited['champion']}, but {to_stage} is held by version {holder} now: compare again"
             )
         expected = {"name": name, "candidate": version, "to_stage": to_stage, "outcome": "won"}
         expected |= {
@@ -458,7 +446,9 @@ class RegistryProjector:
     @staticmethod
     def _compared(state: RegistryState, role: str, name: str, version: int, metric: str) -> tuple[str, float]:
         """The source run of a compared version and its latest ``metric``."""
-        run_id = str(state.version(name, version)[2])  # type: ignore[index]
+        row = state.version(name, version)
+        assert row is not None, "require_stage checked the version exists"
+        run_id = row.run_id
         value = state.latest_metric(run_id, metric)
         present = state.has_metric(run_id, metric)
         return run_id, compared_value(role, name, version, run_id, metric, value, present=present)
@@ -467,9 +457,8 @@ class RegistryProjector:
         state = self._state(work)
         name, metric = p["name"], p["metric"]
         check_promotion_stage(p["to_stage"])
-        self._need_version(state, name, p["candidate"])
-        holders = state.holders(name, p["to_stage"])
-        champion = holders[0] if holders else None
+        state.require_stage(name, p["candidate"])
+        champion = state.holder(name, p["to_stage"])
         candidate_run, candidate_value = self._compared(state, "candidate", name, p["candidate"], metric)
         champion_run, champion_value = (
             (None, None) if champion is None else self._compared(state, "champion", name, champion, metric)
@@ -493,7 +482,7 @@ class RegistryProjector:
         state = self._state(work)
         name, alias, version = p["name"], p["alias"], p["version"]
         check_alias_name(alias)
-        self._need_version(state, name, version)
+        state.require_stage(name, version)
         current = state.alias(name, alias)
         if current == version:
             raise ConflictError(f"alias {alias!r} of {name!r} already points to version {version}")
@@ -530,7 +519,7 @@ class RegistryProjector:
     def _deployed(self, work: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         state = self._state(work)
         name, version = p["name"], p["version"]
-        if self._need_version(state, name, version) == "Archived":
+        if state.require_stage(name, version) == "Archived":
             raise ConflictError(
                 f"version {version} of {name!r} is Archived: move it to a live stage before deploying it"
             )

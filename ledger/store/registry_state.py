@@ -13,11 +13,41 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+from ledger.errors import NotFoundError
 from ledger.governance import DEFAULT_POLICY, Policy
 
-__all__ = ["RegistryState"]
+__all__ = ["ModelRow", "RegistryState", "RunRow", "VersionRow"]
+
+
+class ModelRow(NamedTuple):
+    name: str
+    owner: str | None
+    description: str | None
+    creator: str
+    time: str
+    seq: int
+
+
+class VersionRow(NamedTuple):
+    name: str
+    version: int
+    run_id: str
+    artifact_path: str
+    artifact_digest: str
+    description: str | None
+    creator: str
+    time: str
+    seq: int
+
+
+class RunRow(NamedTuple):
+    status: str
+    author: str
+
+
+_VERSION_COLUMNS = "name, version, run_id, artifact_path, artifact_digest, description, creator, time, seq"
 
 
 class RegistryState:
@@ -31,7 +61,11 @@ class RegistryState:
         self.live = (
             "end_seq IS NULL" if at is None else f"start_seq <= {int(at)} AND (end_seq IS NULL OR end_seq > {int(at)})"
         )
-        self.made = "1 = 1" if at is None else f"seq <= {int(at)}"
+        self.made = self.made_by("seq")
+
+    def made_by(self, column: str) -> str:
+        """Rows whose ``column`` (a seq) is at or before ``at``."""
+        return "1 = 1" if self.at is None else f"{column} <= {int(self.at)}"
 
     # -- plumbing ------------------------------------------------------------
 
@@ -53,37 +87,54 @@ class RegistryState:
 
     # -- models and versions -------------------------------------------------
 
-    def model(self, name: str) -> tuple[Any, ...] | None:
-        """(name, owner, description, creator, time, seq) of a registered model."""
+    def model(self, name: str) -> ModelRow | None:
         rows = self.rows(
             "SELECT name, owner, description, creator, time, seq FROM registered_models "
             f"WHERE name = ? AND {self.made}",
             name,
         )
-        return rows[0] if rows else None
+        return ModelRow(*rows[0]) if rows else None
 
     def model_names(self) -> list[str]:
-        return [r[0] for r in self.rows(f"SELECT name FROM registered_models WHERE {self.made} ORDER BY name")]
+        # Sorted in Python: SQL collations order text differently per backend.
+        return sorted(r[0] for r in self.rows(f"SELECT name FROM registered_models WHERE {self.made}"))
 
     def latest_version(self, name: str) -> int:
         return int(self.one(f"SELECT MAX(version) FROM model_versions WHERE name = ? AND {self.made}", name) or 0)
 
-    def version(self, name: str, version: int) -> tuple[Any, ...] | None:
-        """(name, version, run_id, artifact_path, artifact_digest, description, creator, time, seq)."""
+    def version(self, name: str, version: int) -> VersionRow | None:
         rows = self.rows(
-            "SELECT name, version, run_id, artifact_path, artifact_digest, description, creator, time, seq "
-            f"FROM model_versions WHERE name = ? AND version = ? AND {self.made}",
+            f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE name = ? AND version = ? AND {self.made}",
             name,
             version,
         )
-        return rows[0] if rows else None
+        return VersionRow(*rows[0]) if rows else None
 
-    def versions(self, name: str) -> list[tuple[Any, ...]]:
-        return self.rows(
-            "SELECT name, version, run_id, artifact_path, artifact_digest, description, creator, time, seq "
-            f"FROM model_versions WHERE name = ? AND {self.made} ORDER BY version",
-            name,
-        )
+    def versions(self, name: str) -> list[VersionRow]:
+        rows = self.rows(f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE name = ? AND {self.made}", name)
+        return sorted(VersionRow(*row) for row in rows)
+
+    def require_stage(self, name: str, version: int) -> str:
+        """The version's stage; NotFoundError for an unknown model or version."""
+        stage = self.stage(name, version)
+        if stage is None:
+            if self.model(name) is None:
+                raise NotFoundError(f"model {name!r} is not registered")
+            latest = self.latest_version(name)
+            raise NotFoundError(f"model {name!r} has no version {version} (latest: {latest or 'none'})")
+        return stage
+
+    def handover(self, name: str, version: int, to_stage: str) -> list[int]:
+        """The versions a move of ``version`` into ``to_stage`` archives: the
+        stage's other holders when the policy lets it hold one version."""
+        if to_stage not in self.policy(name).single_holder_stages:
+            return []
+        return sorted(v for v in self.holders(name, to_stage) if v != version)
+
+    def holder(self, name: str, stage: str) -> int | None:
+        """The version moved into ``stage`` last, of those in it."""
+        holders = self.holders(name, stage)
+        return holders[0] if holders else None
 
     def stage(self, name: str, version: int) -> str | None:
         """The version's stage (None when the version does not exist then)."""
@@ -194,12 +245,12 @@ class RegistryState:
         return {r[0] for r in self.rows(f"SELECT role FROM role_intervals WHERE actor = ? AND {self.live}", actor)}
 
     def role_holders(self, role: str) -> list[str]:
-        rows = self.rows(f"SELECT actor FROM role_intervals WHERE role = ? AND {self.live} ORDER BY actor", role)
-        return [r[0] for r in rows]
+        rows = self.rows(f"SELECT actor FROM role_intervals WHERE role = ? AND {self.live}", role)
+        return sorted(r[0] for r in rows)
 
     def all_roles(self) -> dict[str, list[str]]:
         result: dict[str, list[str]] = {}
-        for actor, role in self.rows(f"SELECT actor, role FROM role_intervals WHERE {self.live} ORDER BY actor, role"):
+        for actor, role in sorted(self.rows(f"SELECT actor, role FROM role_intervals WHERE {self.live}")):
             result.setdefault(actor, []).append(role)
         return result
 
@@ -224,7 +275,7 @@ class RegistryState:
         """Every deployment of the model up to ``at``, live or replaced."""
         rows = self.rows(
             "SELECT start_seq, version, target, environment, actor, time, end_seq FROM deployments "
-            f"WHERE name = ? AND {self.made.replace('seq', 'start_seq')} ORDER BY start_seq",
+            f"WHERE name = ? AND {self.made_by('start_seq')} ORDER BY start_seq",
             name,
         )
         keys = ("seq", "version", "target", "environment", "actor", "time", "replaced_seq")
@@ -268,10 +319,10 @@ class RegistryState:
 
     # -- tracking facts the registry rules need ------------------------------
 
-    def run(self, run_id: str) -> tuple[str, str] | None:
-        """(status, author) of a run, now (runs are not versioned here)."""
+    def run(self, run_id: str) -> RunRow | None:
+        """A run's status and author, now (runs are not versioned here)."""
         rows = self.rows("SELECT status, author FROM runs WHERE run_id = ?", run_id)
-        return rows[0] if rows else None
+        return RunRow(*rows[0]) if rows else None
 
     def run_artifacts(self, run_id: str, path: str) -> dict[str, str]:
         """{path: sha256 hex} of a run's artifacts at ``path`` or under it."""
