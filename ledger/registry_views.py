@@ -219,9 +219,16 @@ class RegistryView:
 
     @contextmanager
     def _state(self) -> Iterator[RegistryState]:
+        """One read transaction on a snapshot, so the several statements of a
+        call see one state even while others append (SQLite: a WAL read
+        transaction; PostgreSQL: REPEATABLE READ)."""
         raw = self.engine.raw_connection()
         try:
-            yield RegistryState(raw.cursor(), self.placeholder, self.at)
+            raw.rollback()  # whatever the pool's ping began
+            cursor = raw.cursor()
+            postgres = self.placeholder == "%s"
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ" if postgres else "BEGIN")
+            yield RegistryState(cursor, self.placeholder, self.at)
         finally:
             raw.rollback()
             raw.close()
