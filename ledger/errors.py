@@ -12,6 +12,8 @@ what went wrong, where, and what was expected.
     ├── StorageError           the database could not be reached or used
     │   └── SchemaVersionError the database schema is newer than this code
     └── IntegrityError         the ledger failed a check (verification)
+        └── ProofError         a Merkle inclusion or consistency proof that
+                               does not prove what it claims
 
 Third-party exceptions are translated at the layer that meets them, with
 ``raise ... from e``; the CLI maps this tree to exit codes and prints
@@ -27,6 +29,7 @@ __all__ = [
     "LedgerError",
     "NotFoundError",
     "PolicyError",
+    "ProofError",
     "SchemaVersionError",
     "StorageError",
     "ValidationError",
@@ -67,3 +70,7 @@ class SchemaVersionError(StorageError):
 
 class IntegrityError(LedgerError):
     """The stored ledger does not match what its hashes commit to."""
+
+
+class ProofError(IntegrityError):
+    """A Merkle inclusion or consistency proof does not verify (RFC 9162)."""

@@ -14,6 +14,7 @@ PURE_MODULES = [
     "ledger.governance",
     "ledger.keys",
     "ledger.signatures",
+    "ledger.merkle",
 ]
 FORBIDDEN = ["sqlalchemy", "click", "networkx", "reportlab", "psycopg", "sqlite3"]
 
