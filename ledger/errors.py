@@ -12,8 +12,10 @@ what went wrong, where, and what was expected.
     ├── StorageError           the database could not be reached or used
     │   └── SchemaVersionError the database schema is newer than this code
     └── IntegrityError         the ledger failed a check (verification)
-        └── ProofError         a Merkle inclusion or consistency proof that
-                               does not prove what it claims
+        ├── ProofError         a Merkle inclusion or consistency proof that
+        │                      does not prove what it claims
+        └── SignatureError     a checkpoint note with no valid signature by
+                               the expected key
 
 Third-party exceptions are translated at the layer that meets them, with
 ``raise ... from e``; the CLI maps this tree to exit codes and prints
@@ -31,6 +33,7 @@ __all__ = [
     "PolicyError",
     "ProofError",
     "SchemaVersionError",
+    "SignatureError",
     "StorageError",
     "ValidationError",
 ]
@@ -74,3 +77,7 @@ class IntegrityError(LedgerError):
 
 class ProofError(IntegrityError):
     """A Merkle inclusion or consistency proof does not verify (RFC 9162)."""
+
+
+class SignatureError(IntegrityError):
+    """A signed checkpoint note is not signed by the expected key (C2SP signed-note)."""

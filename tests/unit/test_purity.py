@@ -15,6 +15,7 @@ PURE_MODULES = [
     "ledger.keys",
     "ledger.signatures",
     "ledger.merkle",
+    "ledger.checkpoint",
 ]
 FORBIDDEN = ["sqlalchemy", "click", "networkx", "reportlab", "psycopg", "sqlite3"]
 
