@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "single": f"{args.single:,} x lg.append(), one durable transaction each, on a new empty ledger",
         "batched": f"{args.total:,} events as {-(-args.total // args.batch):,} x lg.append_many() "
         f"of {args.batch:,} (PendingEvent built inside the timed loop), on a new empty ledger",
+        "tree": "each append also writes the Merkle tree nodes it completes (schema 4; ~2 rows per event)",
         "repetitions": f"{args.repeat} per figure, median reported",
         "baseline": "hashlib.sha256(h).hexdigest() over the header bytes of the last ledger written "
         "(rebuilt from export_jsonl with ledger.encoding.header_bytes), same run, "

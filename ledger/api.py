@@ -355,6 +355,36 @@ class Ledger(RegistryCommands):
         for row in self.store.scan(start, stop):
             yield recorded(row)
 
+    # -- the Merkle tree (DESIGN §4) ---------------------------------------------
+
+    def merkle_root(self, size: int | None = None) -> bytes:
+        """The RFC 9162 root hash of the tree over the first ``size`` events
+        (default: all of them); ``ledger.merkle.EMPTY_ROOT`` for size 0."""
+        current = self.size()
+        size = current if size is None else _in_range("size", size, 0, current, f"the ledger has {current} events")
+        return self.store.merkle_root(size)
+
+    def inclusion_proof(self, seq: int, size: int | None = None) -> list[bytes]:
+        """The RFC 9162 inclusion proof of event ``seq`` in the tree of ``size``
+        events (default: all of them); check it with ``ledger.merkle.verify_inclusion``
+        against ``merkle_root(size)`` and the event's hash bytes."""
+        current = self.size()
+        size = current if size is None else _in_range("size", size, 1, current, f"the ledger has {current} events")
+        seq = _in_range("seq", seq, 0, size - 1, f"the tree has {size} events")
+        return self.store.inclusion_proof(seq, size)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """The RFC 9162 consistency proof from the tree of ``old_size`` events
+        to the tree of ``new_size`` (default: all events); check it with
+        ``ledger.merkle.verify_consistency``."""
+        current = self.size()
+        if new_size is None:
+            new_size = current
+        else:
+            new_size = _in_range("new_size", new_size, 0, current, f"the ledger has {current} events")
+        old_size = _in_range("old_size", old_size, 0, new_size, f"new_size is {new_size}")
+        return self.store.consistency_proof(old_size, new_size)
+
     # -- checking and exporting ----------------------------------------------
 
     def verify(self, progress: Progress | None = None, *, workers: int | None = None) -> VerifyReport:
@@ -437,6 +467,16 @@ class Ledger(RegistryCommands):
 def open(uri: str | None = None, **options: Any) -> Ledger:  # noqa: A001 - mirrors ledger.open()
     """Open or create a ledger: ``MLLEDGER_URI``, or the embedded default."""
     return Ledger.open(uri, **options)
+
+
+def _in_range(name: str, value: int, low: int, high: int, why: str) -> int:
+    """``value`` if it is a whole number in ``[low, high]``, else a ValidationError naming the range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        expected = f"expected {low} <= {name} <= {high}" if low <= high else f"no {name} is possible"
+        raise ValidationError(f"{name} {value} is out of range: {why} ({expected})")
+    return value
 
 
 def _verify_workers(size: int) -> int:

@@ -20,7 +20,7 @@ __all__ = ["EventStore"]
 
 
 class EventStore(Protocol):
-    """Insert events, select events, read the head (STYLE.md §3)."""
+    """Insert events, select events, read the head (STYLE.md §3) and the Merkle tree over them."""
 
     uri: str
     engine: Engine  # the read models are read through SQLAlchemy
@@ -50,6 +50,18 @@ class EventStore(Protocol):
 
     def rows_of_types(self, types: Sequence[str]) -> Iterator[tuple[Any, ...]]:
         """(seq, type, actor, hash, payload text) of every event of these types, in seq order."""
+        ...
+
+    def merkle_root(self, size: int) -> bytes:
+        """The Merkle root of the first ``size`` events, from O(log n) stored nodes."""
+        ...
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """The RFC 9162 inclusion proof of event ``index`` in the tree of ``size`` events."""
+        ...
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """The RFC 9162 consistency proof from the tree of ``old_size`` events to ``new_size``."""
         ...
 
     def ledger_id(self) -> str:

@@ -3,8 +3,9 @@
 Owns: connection settings (SQLite WAL, durable commits, busy timeout), how a
 write transaction takes the ledger-wide lock that orders ``seq`` across
 processes (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction-scoped
-advisory lock), the triggers that make ``events`` append-only, and how to
-stream rows in constant memory.
+advisory lock), the triggers that make ``events`` and ``merkle_nodes``
+append-only, how to insert rows fast and how to stream them in constant
+memory.
 """
 
 from __future__ import annotations
@@ -15,21 +16,35 @@ from typing import Any, Final, Protocol
 
 from ledger.errors import IntegrityError, StorageError
 
-__all__ = ["EVENT_COLUMNS", "PAYLOAD_COLUMNS", "Dialect", "PostgresDialect", "SqliteDialect", "dialect_for"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "NODE_COLUMNS",
+    "PAYLOAD_COLUMNS",
+    "Dialect",
+    "PostgresDialect",
+    "SqliteDialect",
+    "dialect_for",
+]
 
 # An arbitrary constant: the key of the advisory lock that serialises appends.
 _PG_APPEND_LOCK: Final = 0x6D6C6C65  # "mlle"
 
 EVENT_COLUMNS: Final = ("seq", "v", "id", "type", "schema", "time", "actor", "payload_digest", "prev", "hash")
 PAYLOAD_COLUMNS: Final = ("seq", "body")
+NODE_COLUMNS: Final = ("level", "idx", "hash")
 
 
 def _insert(table: str, columns: Sequence[str], mark: str) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
 
 
+# One event, its payload and the tree nodes it completes, in one statement
+# (one round trip): the nodes arrive as three arrays.
 _PG_INSERT_ONE: Final = (
-    f"WITH event AS ({_insert('events', EVENT_COLUMNS, '%s')}) {_insert('payloads', PAYLOAD_COLUMNS, '%s')}"
+    f"WITH event AS ({_insert('events', EVENT_COLUMNS, '%s')}), "
+    f"payload AS ({_insert('payloads', PAYLOAD_COLUMNS, '%s')}) "
+    f"INSERT INTO merkle_nodes ({', '.join(NODE_COLUMNS)}) "
+    "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
 )
 
 _SQLITE_TRIGGERS: Final = (
@@ -52,6 +67,20 @@ _SQLITE_TRIGGERS: Final = (
                         WHERE e.type = 'ledger.redacted' AND e.seq > OLD.seq
                           AND json_extract(p.body, '$.target_seq') = OLD.seq)
        BEGIN SELECT RAISE(ABORT, 'mlledger: a payload can only be removed by a redaction event'); END""",
+)
+
+# The tree's nodes are written once, by the append that completes them
+# (schema step 4). Unlike events, INSERT OR REPLACE is not guarded: that
+# guard is a lookup per inserted row, and an append inserts two nodes per
+# event (a third of the tree's cost to a batch). The nodes are derived from
+# the event hashes, so a replaced node cannot hide a rewrite: a proof built
+# from it fails against a checkpoint's root, and rebuilding the tree from
+# events (schema step 4) shows the difference.
+_SQLITE_MERKLE_TRIGGERS: Final = (
+    """CREATE TRIGGER IF NOT EXISTS merkle_nodes_no_update BEFORE UPDATE ON merkle_nodes
+       BEGIN SELECT RAISE(ABORT, 'mlledger: merkle_nodes is append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER IF NOT EXISTS merkle_nodes_no_delete BEFORE DELETE ON merkle_nodes
+       BEGIN SELECT RAISE(ABORT, 'mlledger: merkle_nodes is append-only: DELETE refused'); END""",
 )
 
 _PG_TRIGGERS: Final = (
@@ -83,6 +112,14 @@ _PG_TRIGGERS: Final = (
        FOR EACH ROW EXECUTE FUNCTION mlledger_guard_payload_delete()""",
 )
 
+# mlledger_refuse_change() comes with the v1 schema (_PG_TRIGGERS).
+_PG_MERKLE_TRIGGERS: Final = (
+    """CREATE TRIGGER merkle_nodes_no_update_delete BEFORE UPDATE OR DELETE ON merkle_nodes
+       FOR EACH ROW EXECUTE FUNCTION mlledger_refuse_change()""",
+    """CREATE TRIGGER merkle_nodes_no_truncate BEFORE TRUNCATE ON merkle_nodes
+       FOR EACH STATEMENT EXECUTE FUNCTION mlledger_refuse_change()""",
+)
+
 
 class Dialect(Protocol):
     """The few operations where SQLite and PostgreSQL differ."""
@@ -100,8 +137,20 @@ class Dialect(Protocol):
     def append_only_ddl(self) -> Sequence[str]:
         """Statements that make the database refuse UPDATE/DELETE on events."""
 
-    def insert_events(self, cursor: Any, events: Sequence[Sequence[Any]], payloads: Sequence[Sequence[Any]]) -> None:
-        """Insert ``events`` and ``payloads`` rows, the fastest way the driver has."""
+    def merkle_append_only_ddl(self) -> Sequence[str]:
+        """Statements that make the database refuse UPDATE/DELETE on merkle_nodes."""
+
+    def insert_events(
+        self,
+        cursor: Any,
+        events: Sequence[Sequence[Any]],
+        payloads: Sequence[Sequence[Any]],
+        nodes: Sequence[Sequence[Any]],
+    ) -> None:
+        """Insert ``events``, ``payloads`` and ``merkle_nodes`` rows, the fastest way the driver has."""
+
+    def insert_nodes(self, cursor: Any, nodes: Sequence[Sequence[Any]]) -> None:
+        """Insert ``merkle_nodes`` rows."""
 
     def stream(
         self, connection: Any, sql: str, params: Sequence[Any], batch: int, *, own_transaction: bool = True
@@ -126,12 +175,25 @@ class SqliteDialect:
     def lock_in_transaction(self, connection: Any) -> None:
         """Nothing to do: a write transaction on SQLite began IMMEDIATE."""
 
-    def insert_events(self, cursor: Any, events: Sequence[Sequence[Any]], payloads: Sequence[Sequence[Any]]) -> None:
+    def insert_events(
+        self,
+        cursor: Any,
+        events: Sequence[Sequence[Any]],
+        payloads: Sequence[Sequence[Any]],
+        nodes: Sequence[Sequence[Any]],
+    ) -> None:
         cursor.executemany(_insert("events", EVENT_COLUMNS, "?"), events)
         cursor.executemany(_insert("payloads", PAYLOAD_COLUMNS, "?"), payloads)
+        cursor.executemany(_insert("merkle_nodes", NODE_COLUMNS, "?"), nodes)
+
+    def insert_nodes(self, cursor: Any, nodes: Sequence[Sequence[Any]]) -> None:
+        cursor.executemany(_insert("merkle_nodes", NODE_COLUMNS, "?"), nodes)
 
     def append_only_ddl(self) -> Sequence[str]:
         return _SQLITE_TRIGGERS
+
+    def merkle_append_only_ddl(self) -> Sequence[str]:
+        return _SQLITE_MERKLE_TRIGGERS
 
     def stream(
         self, connection: Any, sql: str, params: Sequence[Any], batch: int, *, own_transaction: bool = True
@@ -176,20 +238,32 @@ class PostgresDialect:
         # The same lock as appends: concurrent first opens create one schema.
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_APPEND_LOCK})")
 
-    def insert_events(self, cursor: Any, events: Sequence[Sequence[Any]], payloads: Sequence[Sequence[Any]]) -> None:
+    def insert_events(
+        self,
+        cursor: Any,
+        events: Sequence[Sequence[Any]],
+        payloads: Sequence[Sequence[Any]],
+        nodes: Sequence[Sequence[Any]],
+    ) -> None:
         # Round trips dominate: one event goes in one statement; a batch goes
         # by COPY, which streams rows where executemany has the server bind
         # and execute each one (benchmarks/append.py).
         if len(events) == 1:
-            cursor.execute(_PG_INSERT_ONE, (*events[0], *payloads[0]))
+            levels, indices, hashes = zip(*nodes, strict=True)
+            cursor.execute(_PG_INSERT_ONE, (*events[0], *payloads[0], list(levels), list(indices), list(hashes)))
             return
         for table, columns, rows in (("events", EVENT_COLUMNS, events), ("payloads", PAYLOAD_COLUMNS, payloads)):
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _copy(cursor, table, columns, rows)
+        self.insert_nodes(cursor, nodes)
+
+    def insert_nodes(self, cursor: Any, nodes: Sequence[Sequence[Any]]) -> None:
+        _copy(cursor, "merkle_nodes", NODE_COLUMNS, nodes)
 
     def append_only_ddl(self) -> Sequence[str]:
         return _PG_TRIGGERS
+
+    def merkle_append_only_ddl(self) -> Sequence[str]:
+        return _PG_MERKLE_TRIGGERS
 
     def stream(
         self, connection: Any, sql: str, params: Sequence[Any], batch: int, *, own_transaction: bool = True
@@ -207,6 +281,12 @@ class PostgresDialect:
 
     def is_unique_violation(self, error: BaseException) -> bool:
         return getattr(error, "sqlstate", None) == "23505"
+
+
+def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def dialect_for(name: str) -> Dialect:

@@ -9,25 +9,30 @@ old or the new schema.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from sqlalchemy import Connection, insert, inspect, select, text, update
 
-from ledger.errors import SchemaVersionError
+from ledger.errors import IntegrityError, SchemaVersionError
+from ledger.merkle import HASH_SIZE
 from ledger.store import registry_models  # noqa: F401 - declares the registry read models
 from ledger.store.dialects import Dialect
+from ledger.store.merkle_store import tree_rows
 from ledger.store.projector import TRACKING_TYPES, Projector
 from ledger.store.read_models import ReadModel
-from ledger.store.tables import Base, LedgerMeta
+from ledger.store.tables import Base, LedgerMeta, MerkleNode
 
 __all__ = ["SCHEMA_VERSION", "check_supported", "current_version", "migrate"]
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
+_TREE_CHUNK: Final = 10_000  # leaves hashed and inserted at a time by step 4
 
 
 def _create_v1(conn: Connection, dialect: Dialect) -> None:
-    Base.metadata.create_all(conn)
+    # The tables of version 1; later steps add theirs.
+    later = {MerkleNode.__tablename__}
+    Base.metadata.create_all(conn, tables=[t for t in Base.metadata.sorted_tables if t.name not in later])
     for statement in dialect.append_only_ddl():
         conn.execute(text(statement))
     conn.execute(
@@ -55,10 +60,45 @@ def _registry_v3(conn: Connection, dialect: Dialect) -> None:
     Projector(dialect.placeholder).replay(conn.connection.dbapi_connection, dialect)
 
 
+def _merkle_tree_v4(conn: Connection, dialect: Dialect) -> None:
+    """The stored Merkle tree (DESIGN §4), built from the events in one pass
+    in seq order: memory holds a chunk of rows and the tree's right edge.
+
+    A table left by an older attempt cannot be trusted to match the events
+    (a ledger below version 4 never maintained it), so it is dropped first;
+    DROP fires no row triggers.
+    """
+    table = Base.metadata.tables[MerkleNode.__tablename__]
+    table.drop(conn, checkfirst=True)
+    table.create(conn)
+    for statement in dialect.merkle_append_only_ddl():
+        conn.execute(text(statement))
+    raw: Any = conn.connection.dbapi_connection
+    rows = dialect.stream(raw, "SELECT seq, hash FROM events ORDER BY seq", (), _TREE_CHUNK, own_transaction=False)
+    writer = raw.cursor()
+    for chunk in tree_rows((_leaf(position, row) for position, row in enumerate(rows)), _TREE_CHUNK):
+        dialect.insert_nodes(writer, chunk)
+
+
+def _leaf(position: int, row: Sequence[Any]) -> bytes:
+    """The raw hash of event ``row``, which must be event ``position`` (no gaps)."""
+    seq, digest = row
+    if seq != position:
+        raise IntegrityError(f"cannot build the Merkle tree: event {position} is missing (next stored: {seq})")
+    try:
+        leaf = bytes.fromhex(digest)
+    except (TypeError, ValueError):
+        leaf = b""
+    if len(leaf) != HASH_SIZE:
+        raise IntegrityError(f"cannot build the Merkle tree: event {seq} has a malformed hash {digest!r}")
+    return leaf
+
+
 _STEPS: Final[dict[int, Callable[[Connection, Dialect], Any]]] = {
     1: _create_v1,
     2: _read_models_v2,
     3: _registry_v3,
+    4: _merkle_tree_v4,
 }
 
 

@@ -1,8 +1,8 @@
 """The event store: one SQLAlchemy implementation for SQLite and PostgreSQL.
 
 Owns: opening a database from a URI, creating or migrating it, appending
-sealed events under the ledger-wide lock, and reading events back in ``seq``
-order. Appends and full scans run on the driver cursor of a pooled
+sealed events and the Merkle tree nodes they complete under the ledger-wide
+lock, and reading events, tree roots and proofs back. Appends and full scans run on the driver cursor of a pooled
 connection, with SQL generated from the table metadata: SQLAlchemy's
 per-statement overhead would otherwise cost more than the hashing
 (see BENCHMARKS.md).
@@ -11,6 +11,7 @@ per-statement overhead would otherwise cost more than the hashing
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, cast
@@ -24,7 +25,10 @@ from sqlalchemy.pool import StaticPool
 from ledger.encoding import GENESIS_PREV
 from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError
 from ledger.events import Prepared, Sealed, seal
-from ledger.store import registry_models  # noqa: F401 - declares the registry read models
+from ledger.store import (
+    merkle_store,
+    registry_models,  # noqa: F401 - declares the registry read models
+)
 from ledger.store.dialects import EVENT_COLUMNS, Dialect, dialect_for
 from ledger.store.migrations import SCHEMA_VERSION, check_supported, current_version, migrate
 from ledger.store.projector import Projector, projected_rows_sql
@@ -67,6 +71,10 @@ class SqlEventStore:
         self.uri = uri
         self.dialect: Dialect = dialect_for(engine.dialect.name)
         self.projector = Projector(self.dialect.placeholder)
+        # The tree's right edge after this store's last append: (size, last
+        # event hash, level -> hash). The next append reuses it when the head
+        # it reads under the lock is still that event, else reads the edge.
+        self._edge: tuple[int, str, dict[int, bytes]] | None = None
 
     # -- opening -----------------------------------------------------------
 
@@ -154,15 +162,18 @@ class SqlEventStore:
                         raw.rollback()
                         return []
                 seq, prev, time = (head[0] + 1, head[1], max(clock(), head[2])) if head else (0, GENESIS_PREV, clock())
+                size, edge = seq, self._edge_at(cursor, seq, prev)
                 sealed = []
                 for item in batch:
                     record = seal(item, seq=seq, prev=prev, time=time)
                     sealed.append(record)
                     seq, prev = seq + 1, record.hash
-                self.dialect.insert_events(cursor, [s[:10] for s in sealed], [(s[0], s[10]) for s in sealed])
+                nodes = merkle_store.grow(size, edge, [bytes.fromhex(s[9]) for s in sealed])
+                self.dialect.insert_events(cursor, [s[:10] for s in sealed], [(s[0], s[10]) for s in sealed], nodes)
                 changes = [(s[0], s[3], s[5], s[6], p.payload) for s, p in zip(sealed, batch, strict=True)]
                 self.projector.apply(cursor, changes, strict=enforce_rules)
                 raw.commit()
+                self._edge = (seq, prev, edge)
                 return sealed
             except LedgerError:
                 raw.rollback()  # a tracking rule refused the batch: nothing is appended
@@ -175,6 +186,14 @@ class SqlEventStore:
                 if isinstance(e, self.engine.dialect.loaded_dbapi.Error):
                     raise StorageError(f"append failed: {_reason(e)}") from e
                 raise
+
+    def _edge_at(self, cursor: Any, size: int, last_hash: str) -> dict[int, bytes]:
+        """The right edge of the tree of ``size`` events ending in ``last_hash``
+        (a copy: the caller grows it)."""
+        cached = self._edge
+        if cached is not None and cached[0] == size and cached[1] == last_hash:
+            return dict(cached[2])
+        return merkle_store.read_edge(cursor, self.dialect.placeholder, size)
 
     def _already_appended(self, batch: Sequence[Prepared]) -> list[Sealed]:
         """The stored copies of a retried batch; ConflictError if it differs."""
@@ -190,8 +209,8 @@ class SqlEventStore:
             head = self.head()
             raise StorageError(
                 f"append at seq {head.size if head else 0} failed: a row for that seq already "
-                "exists in events or payloads without being part of the chain (the database was altered "
-                "outside mlledger; run `mlledger verify`)"
+                "exists in events, payloads or merkle_nodes without being part of the chain (the database "
+                "was altered outside mlledger; run `mlledger verify`)"
             )
         result = []
         for item in batch:
@@ -275,6 +294,32 @@ class SqlEventStore:
         (PostgreSQL; None on SQLite)."""
         rows = self._fetch(f"SELECT db_user FROM events WHERE seq = {self.dialect.placeholder}", (seq,))
         return rows[0][0] if rows else None
+
+    # -- the Merkle tree (DESIGN §4) ---------------------------------------------
+
+    def merkle_root(self, size: int) -> bytes:
+        """The root of the tree over the first ``size`` events (``0 <= size <= head.size``)."""
+        with self._reading() as cursor:
+            return merkle_store.root(cursor, self.dialect.placeholder, size)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """The RFC 9162 inclusion proof of event ``index`` in the tree of ``size`` events."""
+        with self._reading() as cursor:
+            return merkle_store.inclusion_proof(cursor, self.dialect.placeholder, index, size)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """The RFC 9162 consistency proof from the tree of ``old_size`` events to ``new_size``."""
+        with self._reading() as cursor:
+            return merkle_store.consistency_proof(cursor, self.dialect.placeholder, old_size, new_size)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A cursor for read-only queries, its transaction ended after use."""
+        with self._raw() as raw:
+            try:
+                yield raw.cursor()
+            finally:
+                raw.rollback()
 
     # -- reading -------------------------------------------------------------
 

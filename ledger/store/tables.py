@@ -2,16 +2,18 @@
 
 Owns: table and column names and types. An auditor can read the ledger with
 plain SQL: ``events`` holds the hashed headers, ``payloads`` the JCS text of
-each payload, ``checkpoints`` the signed notes (filled by the checkpoint
-feature), ``ledger_meta`` the ledger's id and schema version.
+each payload, ``merkle_nodes`` the hash of every complete subtree of the
+RFC 9162 tree over the events (DESIGN §4), ``checkpoints`` the signed notes
+(filled by the checkpoint feature), ``ledger_meta`` the ledger's id and
+schema version.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, LargeBinary, SmallInteger, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Checkpoint", "Event", "LedgerMeta", "PayloadRow"]
+__all__ = ["Base", "Checkpoint", "Event", "LedgerMeta", "MerkleNode", "PayloadRow"]
 
 # BIGINT on PostgreSQL; on SQLite it must be spelled INTEGER to make the key
 # the table's rowid: with BIGINT, SQLite keeps a second index for the key,
@@ -59,6 +61,29 @@ class PayloadRow(Base):
 
     seq: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=False)
     body: Mapped[str] = mapped_column(Text)
+
+
+class MerkleNode(Base):
+    """The hash of one complete subtree of the Merkle tree (append-only).
+
+    Level 0 holds the leaf hashes, SHA-256(0x00 ‖ event hash bytes), at
+    ``idx`` = seq; node ``idx`` of level k covers the leaves
+    ``[idx·2^k, (idx+1)·2^k)``. A row exists once all its leaves do: the
+    root of any size and every proof combine O(log n) of them.
+    """
+
+    __tablename__ = "merkle_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Seq, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    # Without a rowid, SQLite stores the rows in the primary key's b-tree
+    # itself: one b-tree written per node, not a table and an index.
+    __table_args__ = (
+        CheckConstraint("level >= 0 AND idx >= 0", name="merkle_nodes_position"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class Checkpoint(Base):

@@ -40,6 +40,8 @@ SQLITE_TRIGGERS = (
     "payloads_no_update",
     "payloads_no_delete",
     "payloads_no_replace",
+    "merkle_nodes_no_update",
+    "merkle_nodes_no_delete",
 )
 PG_TRIGGERS = (  # PostgreSQL: (trigger, table)
     ("events_no_update_delete", "events"),
@@ -47,6 +49,8 @@ PG_TRIGGERS = (  # PostgreSQL: (trigger, table)
     ("payloads_no_update", "payloads"),
     ("payloads_no_truncate", "payloads"),
     ("payloads_guard_delete", "payloads"),
+    ("merkle_nodes_no_update_delete", "merkle_nodes"),
+    ("merkle_nodes_no_truncate", "merkle_nodes"),
 )
 
 
@@ -101,7 +105,7 @@ class RawDb:
         if self.postgres:
             found = self.rows(
                 "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-                " AND tgrelid IN ('events'::regclass, 'payloads'::regclass)"
+                " AND tgrelid IN ('events'::regclass, 'payloads'::regclass, 'merkle_nodes'::regclass)"
             )
         else:
             found = self.rows("SELECT name FROM sqlite_master WHERE type = 'trigger'")
