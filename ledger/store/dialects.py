@@ -249,8 +249,8 @@ class PostgresDialect:
         # by COPY, which streams rows where executemany has the server bind
         # and execute each one (benchmarks/append.py).
         if len(events) == 1:
-            levels, indices, hashes = zip(*nodes, strict=True)
-            cursor.execute(_PG_INSERT_ONE, (*events[0], *payloads[0], list(levels), list(indices), list(hashes)))
+            levels, indices, hashes = ([node[i] for node in nodes] for i in range(3))  # often none
+            cursor.execute(_PG_INSERT_ONE, (*events[0], *payloads[0], levels, indices, hashes))
             return
         for table, columns, rows in (("events", EVENT_COLUMNS, events), ("payloads", PAYLOAD_COLUMNS, payloads)):
             _copy(cursor, table, columns, rows)

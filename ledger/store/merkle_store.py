@@ -1,4 +1,5 @@
-"""The stored Merkle tree: the hash of every complete subtree, in ``merkle_nodes``.
+"""The stored Merkle tree: the hash of every complete subtree of two or more
+leaves, in ``merkle_nodes``; a leaf's hash is computed from ``events.hash``.
 
 Owns: which rows an append adds (from the tree's right edge and the new
 event hashes), which stored rows make up the root of any size, an RFC 9162
@@ -16,6 +17,9 @@ it splits by the binary digits of its length too, and its hash folds those
 subtrees from the right, as MTH splits at the largest power of two. A proof
 holds at most one ragged range (once a proof descends into a complete
 subtree, every later range is complete), so it needs O(log n) rows.
+
+Leaves (level 0) are not stored: half the rows an append would write, and a
+leaf hash is one SHA-256 of the event hash the proof reader fetches anyway.
 
 The table is append-only like ``events``: the database refuses UPDATE and
 DELETE on it (``ledger.store.dialects``, which says why SQLite's INSERT OR
@@ -59,18 +63,17 @@ def right_edge(size: int) -> list[NodeKey]:
 
 
 def grow(size: int, edge: dict[int, bytes], leaves: Iterable[bytes]) -> list[NodeRow]:
-    """The rows that appending ``leaves`` (event hashes, raw) to a tree of
-    ``size`` leaves completes, in order; ``edge`` maps each level of
+    """The rows (levels 1 and up) that appending ``leaves`` (event hashes,
+    raw) to a tree of ``size`` leaves completes, in order; ``edge`` maps each level of
     ``right_edge(size)`` to its hash and is updated to the new size's edge.
 
     A binary counter: leaf i completes one node per trailing 1 bit of i,
     each the hash of the pending left sibling at that level and the new one.
     """
     rows: list[NodeRow] = []
-    add, pop = rows.append, edge.pop  # the append hot path: about 2 rows per event
+    add, pop = rows.append, edge.pop  # the append hot path: about 1 row per event
     for position, leaf in enumerate(leaves, start=size):
         digest, level = leaf_hash(leaf), 0
-        add((0, position, digest))
         while (position >> level) & 1:
             digest = node_hash(pop(level), digest)
             level += 1
@@ -176,12 +179,14 @@ def _read(cursor: Any, placeholder: str, keys: Sequence[NodeKey], what: str) -> 
     by_level: dict[int, list[int]] = {}
     for level, idx in keys:
         by_level.setdefault(level, []).append(idx)
+    found = _leaves(cursor, placeholder, by_level.pop(0, []))
     terms, params = [], []
     for level, indices in by_level.items():
         terms.append(f"(level = {placeholder} AND idx IN ({', '.join([placeholder] * len(indices))}))")
         params += [level, *indices]
-    cursor.execute(f"SELECT level, idx, hash FROM merkle_nodes WHERE {' OR '.join(terms)}", tuple(params))
-    found = {(int(level), int(idx)): bytes(digest) for level, idx, digest in cursor.fetchall()}
+    if terms:
+        cursor.execute(f"SELECT level, idx, hash FROM merkle_nodes WHERE {' OR '.join(terms)}", tuple(params))
+        found.update({(int(level), int(idx)): bytes(digest) for level, idx, digest in cursor.fetchall()})
     missing = [key for key in keys if key not in found]
     if missing:
         level, idx = missing[0]
@@ -189,6 +194,20 @@ def _read(cursor: Any, placeholder: str, keys: Sequence[NodeKey], what: str) -> 
             f"{what}: merkle_nodes lacks {len(missing)} of the {len(set(keys))} subtree hashes it needs "
             f"(first: level {level}, index {idx}): the table does not match the events (run `mlledger verify`)"
         )
+    return found
+
+
+def _leaves(cursor: Any, placeholder: str, seqs: Sequence[int]) -> dict[NodeKey, bytes]:
+    """Leaf hashes (level 0) of events ``seqs``, from their stored hashes."""
+    if not seqs:
+        return {}
+    cursor.execute(f"SELECT seq, hash FROM events WHERE seq IN ({', '.join([placeholder] * len(seqs))})", tuple(seqs))
+    found = {}
+    for seq, digest in cursor.fetchall():
+        try:
+            found[(0, int(seq))] = leaf_hash(bytes.fromhex(digest))
+        except (TypeError, ValueError):
+            continue  # a malformed stored hash: reported as missing
     return found
 
 

@@ -23,15 +23,19 @@ def _leaves(count: int) -> list[bytes]:
 
 
 def _grown(batches: list[int]) -> tuple[sqlite3.Cursor, list[bytes]]:
-    """A fresh in-memory table grown by ``batches``, and the leaves."""
+    """Fresh in-memory tables (nodes, and the events leaves are read from) grown by ``batches``, and the leaves."""
     cursor = sqlite3.connect(":memory:").cursor()
     cursor.execute("CREATE TABLE merkle_nodes (level INTEGER, idx INTEGER, hash BLOB, PRIMARY KEY (level, idx))")
+    cursor.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, hash TEXT)")  # leaves are read from here
     leaves = _leaves(sum(batches))
     size = 0
     for batch in batches:
         edge = merkle_store.read_edge(cursor, "?", size)  # as a store that did not make the last append
         rows = merkle_store.grow(size, edge, leaves[size : size + batch])
         cursor.executemany("INSERT INTO merkle_nodes VALUES (?, ?, ?)", rows)
+        cursor.executemany(
+            "INSERT INTO events VALUES (?, ?)", [(seq, leaves[seq].hex()) for seq in range(size, size + batch)]
+        )
         size += batch
         assert edge == merkle_store.read_edge(cursor, "?", size)  # grow leaves the new right edge
     return cursor, leaves
