@@ -19,7 +19,6 @@ import functools
 import os
 import statistics
 import sys
-import tempfile
 from typing import Any
 
 import common
@@ -100,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "single": f"{args.single:,} x lg.append(), one durable transaction each, on a new empty ledger",
         "batched": f"{args.total:,} events as {-(-args.total // args.batch):,} x lg.append_many() "
         f"of {args.batch:,} (PendingEvent built inside the timed loop), on a new empty ledger",
-        "tree": "each append also writes the Merkle tree nodes it completes (schema 4; ~2 rows per event)",
+        "tree": "each append also writes the Merkle tree nodes it completes (schema 4; about one row per event)",
         "repetitions": f"{args.repeat} per figure, median reported",
         "baseline": "hashlib.sha256(h).hexdigest() over the header bytes of the last ledger written "
         "(rebuilt from export_jsonl with ledger.encoding.header_bytes), same run, "
@@ -108,20 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "backends": ", ".join(backends),
     }
     machine = common.print_header("append throughput", workload, out)
-    backend_facts: dict[str, dict[str, Any]] = {}
-    for backend in backends:
-        if backend == "sqlite":
-            where = args.tmpdir or tempfile.gettempdir()
-            facts = {
-                "directory": where,
-                "filesystem": common.filesystem_of(where),
-                "settings": "library defaults (WAL, synchronous=FULL)",
-            }
-        else:
-            facts = common.postgres_facts(args.pg_admin)
-        backend_facts[backend] = facts
-        common.print_facts(f"backend {backend}", facts, out)
-    out.flush()
+    backend_facts = common.print_backend_facts(backends, args, out)
 
     figures: list[Figure] = []
     for backend in backends:

@@ -185,6 +185,24 @@ def print_header(title: str, workload: dict[str, Any], out: IO[str]) -> dict[str
 # -- command line ----------------------------------------------------------------
 
 
+def print_backend_facts(backends: Sequence[str], args: argparse.Namespace, out: IO[str]) -> dict[str, dict[str, Any]]:
+    """Print and return, per backend, where the ledgers live and how they are set up."""
+    facts: dict[str, dict[str, Any]] = {}
+    for backend in backends:
+        if backend == "sqlite":
+            where = args.tmpdir or tempfile.gettempdir()
+            facts[backend] = {
+                "directory": where,
+                "filesystem": filesystem_of(where),
+                "settings": "library defaults (WAL, synchronous=FULL)",
+            }
+        else:
+            facts[backend] = postgres_facts(args.pg_admin)
+        print_facts(f"backend {backend}", facts[backend], out)
+    out.flush()
+    return facts
+
+
 def add_common_args(parser: argparse.ArgumentParser, *, default_repeat: int) -> None:
     parser.add_argument(
         "--backend",

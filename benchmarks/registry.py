@@ -677,20 +677,7 @@ def main(argv: list[str] | None = None) -> int:
         "backends": ", ".join(backends),
     }
     machine = common.print_header("model registry", workload, out)
-    backend_facts: dict[str, dict[str, Any]] = {}
-    for backend in backends:
-        if backend == "sqlite":
-            where = args.tmpdir or tempfile.gettempdir()
-            facts = {
-                "directory": where,
-                "filesystem": common.filesystem_of(where),
-                "settings": "library defaults (WAL, synchronous=FULL)",
-            }
-        else:
-            facts = common.postgres_facts(args.pg_admin)
-        backend_facts[backend] = facts
-        common.print_facts(f"backend {backend}", facts, out)
-    out.flush()
+    backend_facts = common.print_backend_facts(backends, args, out)
 
     figures: list[Figure] = []
     skipped: list[str] = []

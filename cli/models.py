@@ -25,6 +25,7 @@ from ledger.keys import generate_private_key, private_key_pem, public_key_b64
 from ledger.registry import load_signing_key
 from ledger.registry_views import (
     ModelVersionView,
+    summarize,
 )
 from reports.version_text import event_time, gather_version_report, number, version_report_text
 
@@ -161,9 +162,8 @@ def models_stage(
     with _open(ctx) as lg:
         moved = lg.transition_stage(name, version, stage, reason, actor=actor)
         # The event that moved it names the versions it archived on the way.
-        history = lg.model_history(name)
-    change = next((e for e in history if e.seq == moved.stage_since_seq and e.version == version), None)
-    summary = change.summary if change else f"version {version} → {moved.stage}"
+        change = lg.event(moved.stage_since_seq)
+    summary = summarize(change.type, version, change.payload or {})
     click.echo(f"{name}: {summary} (event {moved.stage_since_seq})")
 
 

@@ -28,7 +28,6 @@ from ledger.governance import (
     Policy,
     artifact_digest,
     check_promotion_stage,
-    compared_value,
     is_better,
 )
 from ledger.keys import key_id, private_key_from_bytes, public_key_b64, sign_approval
@@ -323,20 +322,14 @@ class RegistryCommands:
         who = self._who(actor)
         outcome: dict[str, Any] = {}
 
-        def value(state: RegistryState, version: int, role: str) -> tuple[str, float]:
-            row = state.version(name, version)
-            assert row is not None, "require_stage checked the version exists"
-            run_id = row.run_id
-            number = state.latest_metric(run_id, metric)
-            present = state.has_metric(run_id, metric)
-            return run_id, compared_value(role, name, version, run_id, metric, number, present=present)
-
         def plan(state: RegistryState) -> list[PendingEvent]:
             if state.require_stage(name, candidate) == to_stage:
                 raise ConflictError(f"version {candidate} of {name!r} is already in {to_stage}")
             champion = state.holder(name, to_stage)
-            candidate_run, candidate_value = value(state, candidate, "candidate")
-            champion_run, champion_value = value(state, champion, "champion") if champion else (None, None)
+            candidate_run, candidate_value = state.compared("candidate", name, candidate, metric)
+            champion_run, champion_value = (
+                state.compared("champion", name, champion, metric) if champion else (None, None)
+            )
             won = is_better(mode, float(min_delta), candidate_value, champion_value)
             evaluation = PendingEvent(
                 "model.promotion_evaluated",

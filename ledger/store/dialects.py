@@ -184,7 +184,7 @@ class SqliteDialect:
     ) -> None:
         cursor.executemany(_insert("events", EVENT_COLUMNS, "?"), events)
         cursor.executemany(_insert("payloads", PAYLOAD_COLUMNS, "?"), payloads)
-        cursor.executemany(_insert("merkle_nodes", NODE_COLUMNS, "?"), nodes)
+        self.insert_nodes(cursor, nodes)
 
     def insert_nodes(self, cursor: Any, nodes: Sequence[Sequence[Any]]) -> None:
         cursor.executemany(_insert("merkle_nodes", NODE_COLUMNS, "?"), nodes)

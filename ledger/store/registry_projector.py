@@ -23,7 +23,6 @@ from ledger.governance import (
     check_policy,
     check_promotion_stage,
     check_role_name,
-    compared_value,
     is_better,
     policy_error,
 )
@@ -205,18 +204,11 @@ class RegistryProjector:
         self._log(work, seq, name, version, "model.version_created", time, actor, p)
 
     def _version_tags(self, work: Any, name: str, version: int, tags: dict[str, str]) -> None:
-        for key, value in tags.items():
-            self._write(
-                work, "DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?", name, version, key
-            )
-            self._write(
-                work,
-                "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
-                name,
-                version,
-                key,
-                value,
-            )
+        work.cursor.executemany(
+            "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value".replace("?", self.p),
+            [(name, version, key, value) for key, value in tags.items()],
+        )
 
     def _tags_set(self, work: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         state = self._state(work)
@@ -443,25 +435,15 @@ class RegistryProjector:
                 f"{', '.join(f'{key} {found.get(key)!r} (ledger: {expected[key]!r})' for key in wrong)}"
             )
 
-    @staticmethod
-    def _compared(state: RegistryState, role: str, name: str, version: int, metric: str) -> tuple[str, float]:
-        """The source run of a compared version and its latest ``metric``."""
-        row = state.version(name, version)
-        assert row is not None, "require_stage checked the version exists"
-        run_id = row.run_id
-        value = state.latest_metric(run_id, metric)
-        present = state.has_metric(run_id, metric)
-        return run_id, compared_value(role, name, version, run_id, metric, value, present=present)
-
     def _promotion_evaluated(self, work: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         state = self._state(work)
         name, metric = p["name"], p["metric"]
         check_promotion_stage(p["to_stage"])
         state.require_stage(name, p["candidate"])
         champion = state.holder(name, p["to_stage"])
-        candidate_run, candidate_value = self._compared(state, "candidate", name, p["candidate"], metric)
+        candidate_run, candidate_value = state.compared("candidate", name, p["candidate"], metric)
         champion_run, champion_value = (
-            (None, None) if champion is None else self._compared(state, "champion", name, champion, metric)
+            (None, None) if champion is None else state.compared("champion", name, champion, metric)
         )
         facts: dict[str, Any] = {
             "candidate_run_id": candidate_run,

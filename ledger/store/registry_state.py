@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ledger.errors import NotFoundError
-from ledger.governance import DEFAULT_POLICY, Policy
+from ledger.governance import DEFAULT_POLICY, Policy, compared_value
 
 __all__ = ["ModelRow", "RegistryState", "RunRow", "VersionRow"]
 
@@ -333,6 +333,17 @@ class RegistryState:
     def latest_metric(self, run_id: str, key: str) -> float | None:
         value = self.one("SELECT value FROM latest_metrics WHERE run_id = ? AND key = ?", run_id, key)
         return None if value is None else float(value)
+
+    def compared(self, role: str, name: str, version: int, metric: str) -> tuple[str, float]:
+        """The source run of a version ``promote_if_better`` compares, and its
+        latest ``metric``; a ValidationError when it has no usable value."""
+        row = self.version(name, version)
+        if row is None:
+            self.require_stage(name, version)  # raises the NotFoundError
+            raise AssertionError("unreachable")
+        value = self.latest_metric(row.run_id, metric)
+        present = value is not None or self.has_metric(row.run_id, metric)
+        return row.run_id, compared_value(role, name, version, row.run_id, metric, value, present=present)
 
     def has_metric(self, run_id: str, key: str) -> bool:
         return bool(self.rows("SELECT 1 FROM latest_metrics WHERE run_id = ? AND key = ?", run_id, key))

@@ -151,26 +151,24 @@ class SqlEventStore:
         events depend on (the next version number, the current holder of a
         stage) where no other writer can change it before they land.
         """
-        planned = callable(batch)
         with self._raw() as raw:
             cursor = raw.cursor()
             try:
                 head = self.dialect.begin_write(cursor, _HEAD)
-                if callable(batch):
-                    batch = batch(cursor)
-                    if not batch:
-                        raw.rollback()
-                        return []
+                events = batch(cursor) if callable(batch) else batch
+                if not events:
+                    raw.rollback()
+                    return []
                 seq, prev, time = (head[0] + 1, head[1], max(clock(), head[2])) if head else (0, GENESIS_PREV, clock())
                 size, edge = seq, self._edge_at(cursor, seq, prev)
                 sealed = []
-                for item in batch:
+                for item in events:
                     record = seal(item, seq=seq, prev=prev, time=time)
                     sealed.append(record)
                     seq, prev = seq + 1, record.hash
                 nodes = merkle_store.grow(size, edge, [bytes.fromhex(s[9]) for s in sealed])
                 self.dialect.insert_events(cursor, [s[:10] for s in sealed], [(s[0], s[10]) for s in sealed], nodes)
-                changes = [(s[0], s[3], s[5], s[6], p.payload) for s, p in zip(sealed, batch, strict=True)]
+                changes = [(s[0], s[3], s[5], s[6], p.payload) for s, p in zip(sealed, events, strict=True)]
                 self.projector.apply(cursor, changes, strict=enforce_rules)
                 raw.commit()
                 self._edge = (seq, prev, edge)
@@ -181,7 +179,7 @@ class SqlEventStore:
             except Exception as e:
                 raw.rollback()
                 # A plan mints fresh ids: a unique violation there is no retry.
-                if self.dialect.is_unique_violation(e) and not planned and not callable(batch):
+                if self.dialect.is_unique_violation(e) and not callable(batch):
                     return self._already_appended(batch)
                 if isinstance(e, self.engine.dialect.loaded_dbapi.Error):
                     raise StorageError(f"append failed: {_reason(e)}") from e

@@ -12,12 +12,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
 
 import ledger
 from ledger.keys import generate_private_key
 from ledger.registry_views import RegistryView
-from ledger.store.read_models import ReadModel
+from tests.property.test_rebuild import _dump
 
 MODELS = ["m1", "m2"]
 ACTORS = ["alice", "bob", "carol"]
@@ -133,14 +132,6 @@ class Story:
 
     def _tag(self, model: str, version: int, value: str) -> None:
         self.lg.set_model_tags(model, {"k": value}, version or None, actor="alice")
-
-
-def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        return {
-            table.name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
-            for table in ReadModel.metadata.sorted_tables
-        }
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
