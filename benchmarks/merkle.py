@@ -9,6 +9,12 @@ events). Each call is the whole service call: the head read that checks the
 range, and the one query of the O(log n) subtree hashes. Some answers are
 checked with ``ledger.merkle.verify_inclusion``/``verify_consistency``.
 
+It also times ``lg.prove(seq)`` (the whole ``mlledger proof`` document:
+event row, inclusion path against the latest signed checkpoint, the note)
+and ``lg.check_checkpoints`` of one note made at a random earlier size
+(the consistency proof ``mlledger verify --checkpoint`` adds to verify),
+with a signing key made in a temporary directory for the run.
+
 The baseline is what the tree saves: ``ledger.merkle.merkle_root`` over all
 the event hashes (read beforehand, not timed), the cost of one root by rescan.
 
@@ -31,6 +37,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +49,8 @@ from common import Figure
 
 import ledger
 from ledger import merkle
+from ledger.checkpoint import Checkpoint, origin_for, sign
+from ledger.proofs import check_proof
 
 LATENCY_TARGET_MS = 10.0  # each of root, inclusion, consistency, at 1,000,000 events
 
@@ -104,6 +113,55 @@ def measure(lg: ledger.Ledger, backend: str, args: argparse.Namespace) -> list[F
                 higher_is_better=False,
                 target=LATENCY_TARGET_MS,
                 notes={"p99": f"{statistics.quantiles(samples, n=100)[98]:.2f} ms" if len(samples) > 1 else "-"},
+            )
+        )
+        common.progress(f"{backend} {name}: median {statistics.median(samples):.2f} ms")
+    return figures + measure_checkpoints(lg, backend, args, rng)
+
+
+def measure_checkpoints(lg: ledger.Ledger, backend: str, args: argparse.Namespace, rng: random.Random) -> list[Figure]:
+    """lg.prove(seq) against a signed checkpoint, and one note checked for consistency."""
+    n = lg.size()
+    with tempfile.TemporaryDirectory(prefix="mlledger-bench-key-") as folder:
+        try:
+            key = lg.signing_key()
+        except ledger.LedgerError:
+            key, _ = lg.setup_signing_key(Path(folder) / "ledger.key")
+        signed = lg.create_checkpoint(key=key)
+        vkey = key.verifier_key
+        seqs = iter([rng.randrange(n) for _ in range(args.queries)])
+        for seq in [rng.randrange(n) for _ in range(args.checks)]:
+            check_proof(lg.prove(seq, checkpoint=signed), vkey)
+        prove_ms = samples_ms(lambda: lg.prove(next(seqs), checkpoint=signed), args.queries)
+        notes = []
+        for _ in range(args.queries):
+            size = rng.randint(1, n)
+            cp = Checkpoint(origin_for(lg.ledger_id), size, lg.merkle_root(size))
+            notes.append(("bench", sign(cp, key.name, key.private_key)))
+        root = lg.merkle_root()
+        todo = iter(notes)
+
+        def one_check() -> None:
+            (finding,) = lg.check_checkpoints([next(todo)], vkey, size=n, root=root)
+            if not finding.ok:
+                raise SystemExit(f"a genuine checkpoint failed: {finding}")
+
+        check_ms = samples_ms(one_check, len(notes))
+    figures = []
+    for name, samples in (
+        (f"lg.prove(seq): proof document against a checkpoint of {n:,}", prove_ms),
+        (f"lg.check_checkpoints: one note at a random size, consistency with {n:,}", check_ms),
+    ):
+        p99 = f"{statistics.quantiles(samples, n=100)[98]:.2f} ms" if len(samples) > 1 else "-"
+        figures.append(
+            Figure(
+                backend=backend,
+                name=f"{name} ({len(samples)} calls)",
+                unit="ms",
+                samples=samples,
+                higher_is_better=False,
+                target=LATENCY_TARGET_MS,
+                notes={"p99": p99},
             )
         )
         common.progress(f"{backend} {name}: median {statistics.median(samples):.2f} ms")

@@ -50,6 +50,7 @@ SCHEMA: Final = {
 EPOCHS: Final = 20
 SEARCH: Final = ((0.1, 0.0), (0.3, 0.0), (0.3, 0.01), (1.0, 0.0), (1.0, 0.05))  # (learning rate, L2)
 PSI_SIGNIFICANT: Final = 0.25  # the usual credit-risk threshold for a significant shift
+CHECKPOINT_EVERY: Final = 50  # events between the signed checkpoints the demo keeps
 
 Loan = tuple[float, float, float, int, float, int]  # FEATURES, then LABEL
 
@@ -243,6 +244,8 @@ class DemoResult:
     ok: bool
     seconds: float
     next_commands: tuple[str, ...]
+    checkpoints: tuple[int, ...]  # sizes of the signed checkpoints written to checkpoint_dir
+    checkpoint_dir: Path
 
 
 class _Story:
@@ -475,15 +478,33 @@ def _comparison(decision: PromotionDecision) -> str:
     return f"v{decision.candidate} {decision.metric} {decision.candidate_value:.4f} vs {champion}"
 
 
-def _next_commands(lg: ledger.Ledger, champion: int, archived: int, before: str) -> list[tuple[str, str]]:
+def _next_commands(
+    lg: ledger.Ledger, champion: int, archived: int, before: str, notes: Path, handover: int
+) -> list[tuple[str, str]]:
     """What a compliance officer types next, each with a note of what it shows."""
     prefix = "mlledger" if lg.uri == ledger.default_uri() else f"mlledger --uri {lg.display_uri}"
     return [
         (f"{prefix} models show {MODEL} {champion}", ""),
         (f"{prefix} models history {MODEL}", ""),
         (f"{prefix} models as-of {before} {MODEL} --stage Production", f"  # then: v{archived}"),
-        (f"{prefix} verify", ""),
+        (f'{prefix} verify --checkpoint {notes} --key "$({prefix} key public)"', "  # extends every signed note"),
+        (f"{prefix} proof {handover} -o proof.json", "  # the promotion, provable offline"),
     ]
+
+
+def _checkpoints(story: _Story) -> Path:
+    """carol makes sure the ledger has its signing key and keeps a signed
+    checkpoint every CHECKPOINT_EVERY events in a directory beside the ledger."""
+    lg = story.lg
+    signing, created = lg.setup_signing_key()
+    uri = lg.uri
+    base = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else Path("mlledger")
+    notes = (base / "checkpoints").resolve()
+    notes.mkdir(parents=True, exist_ok=True)
+    lg.set_checkpoint_schedule(CHECKPOINT_EVERY, notes)
+    made = "creates the ledger's signing key" if created else "uses the ledger's signing key"
+    story.say(ADMIN, f"{made} ({signing.path}); a signed checkpoint every {CHECKPOINT_EVERY} events goes to {notes}")
+    return notes
 
 
 def run_demo(lg: ledger.Ledger, echo: Callable[[str], None], workdir: Path) -> DemoResult:
@@ -495,6 +516,7 @@ def run_demo(lg: ledger.Ledger, echo: Callable[[str], None], workdir: Path) -> D
     echo(f"mlledger demo: a credit-scoring model from data to production, on {lg.display_uri}")
     story = _Story(lg, echo, workdir)
     _governance(story)
+    notes = _checkpoints(story)
     _data(story)
     baseline = _baseline(story)
     best = _search(story)
@@ -504,13 +526,16 @@ def run_demo(lg: ledger.Ledger, echo: Callable[[str], None], workdir: Path) -> D
     rejected, lost, rejected_request = _rejection(story)
     champion, archived = won.candidate, int(won.champion or 0)
     _deploy(story, champion)
+    final = lg.create_checkpoint()
     report = lg.verify()
     state = "intact" if report.ok else f"FAILED ({len(report.faults)} faults)"
     signed = f"{report.signatures} signed approval{'' if report.signatures == 1 else 's'}"
     story.say(
         ADMIN, f"verifies the ledger: {report.events} events {state}, {signed} re-checked; head {report.head[:16]}…"
     )
-    commands = _next_commands(lg, champion, archived, before)
+    sizes = tuple(c.size for c in lg.checkpoints())
+    story.say(ADMIN, f"signs checkpoint {final.size} (root {final.root.hex()[:16]}…): {len(sizes)} notes in {notes}")
+    commands = _next_commands(lg, champion, archived, before, notes, handover_seq)
     echo("A compliance officer would go on with:")
     for command, note in commands:
         echo(f"  {command}{note}")
@@ -531,6 +556,8 @@ def run_demo(lg: ledger.Ledger, echo: Callable[[str], None], workdir: Path) -> D
         ok=report.ok,
         seconds=seconds,
         next_commands=tuple(command for command, _ in commands),
+        checkpoints=sizes,
+        checkpoint_dir=notes,
     )
 
 

@@ -19,8 +19,14 @@ from typing import IO, Any, NoReturn
 import click
 
 import ledger
+from cli import checkpoints as checkpoint_commands
+from cli.checkpoints import verifier_key_argument
 from cli.demo import demo
+from cli.events import event
+from cli.evidence import evidence
 from cli.models import keys, models, policy, roles
+from cli.redaction import redact
+from ledger.checkpoints import CheckpointFinding, read_notes
 from ledger.encoding import parse_json
 from ledger.errors import IntegrityError, LedgerError
 
@@ -73,20 +79,37 @@ main.add_command(roles)
 main.add_command(keys)
 main.add_command(policy)
 main.add_command(demo)
+main.add_command(checkpoint_commands.key)
+main.add_command(checkpoint_commands.checkpoint)
+main.add_command(checkpoint_commands.proof)
+main.add_command(checkpoint_commands.verify_proof)
+main.add_command(redact)
+main.add_command(event)
+main.add_command(evidence)
 
 
 @main.command()
 @click.option("--actor", help="Who becomes the first admin (default: MLLEDGER_ACTOR, else the OS user).")
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False),
+    help="Where the ledger's signing key is (created, mode 0600, if absent). "
+    "Default: MLLEDGER_KEY_FILE, else keys/ledger.key beside the ledger.",
+)
 @click.pass_context
-def init(ctx: click.Context, actor: str | None) -> None:
+def init(ctx: click.Context, actor: str | None, key_file: str | None) -> None:
     """Create the ledger, or migrate it to the current schema. The first init
-    makes the actor the ledger's first admin (who grants roles and sets policies)."""
+    makes the actor the ledger's first admin (who grants roles and sets
+    policies) and creates the ledger's Ed25519 signing key, which signs checkpoints."""
     with _open(ctx, create=True) as lg:
         claimed = lg.claim_admin(actor=actor)
         admins = [who for who, held in lg.registry.roles().items() if "admin" in held]
+        signing, created = lg.setup_signing_key(key_file)
         click.echo(f"ledger {lg.ledger_id} ready at {lg.display_uri} ({lg.size()} events)")
     granted = " (granted now: the ledger had no admin)" if claimed else ""
     click.echo(f"admin: {', '.join(admins)}{granted}")
+    click.echo(f"signing key: {signing.path}{' (created now, mode 0600)' if created else ''}")
+    click.echo(f"verifier key: {signing.verifier_key}")
 
 
 @main.command()
@@ -122,19 +145,52 @@ def _read_payload(argument: str) -> str:
     type=click.IntRange(min=1),
     help="Processes that check ranges at once (default: one per core, at most 4, from 250,000 events).",
 )
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="A checkpoint note kept outside the ledger, or a directory of them (repeatable): "
+    "the ledger must extend each (needs --key).",
+)
+@click.option("--key", "verifier", help="The verifier key the checkpoints must be signed with, or a file holding it.")
 @click.pass_context
-def verify(ctx: click.Context, as_json: bool, artifacts: bool, workers: int | None) -> None:
-    """Recompute every hash and check the chain. Exit 0 intact, 1 faulty."""
+def verify(
+    ctx: click.Context,
+    as_json: bool,
+    artifacts: bool,
+    workers: int | None,
+    checkpoints: tuple[str, ...],
+    verifier: str | None,
+) -> None:
+    """Recompute every hash, check the chain and the stored Merkle tree, and,
+    with --checkpoint, prove the ledger extends each signed checkpoint (catching
+    a history rewritten with every hash recomputed, a truncation or a fork).
+    Exit 0 intact, 1 faulty."""
+    if checkpoints and not verifier:
+        raise click.UsageError("--checkpoint needs --key VKEY: the verifier key you hold, not one read from the ledger")
+    notes = [note for path in checkpoints for note in read_notes(path)]
+    if checkpoints and not notes:
+        raise click.UsageError(f"no checkpoint notes found in {', '.join(checkpoints)}")
     with _open(ctx) as lg, _progress(lg.size(), "verifying") as progress:
         report = lg.verify(progress=progress, workers=workers)
         problems = lg.verify_artifacts() if artifacts else []
+        redactions = {r.target_seq: r for r in lg.redactions()} if report.redacted and not as_json else {}
+        findings = (
+            lg.check_checkpoints(notes, verifier_key_argument(verifier), size=report.events, root=report.root)
+            if verifier and notes
+            else []
+        )
+    failed_checkpoints = [finding for finding in findings if not finding.ok]
     if as_json:
         document = report.to_json()
         if artifacts:
             document["artifacts"] = [
                 {"path": p.path, "sha256": p.sha256, "kind": p.kind, "detail": p.detail} for p in problems
             ]
-            document["ok"] = report.ok and not problems
+        if findings:
+            document["checkpoints"] = [finding.to_json() for finding in findings]
+        document["ok"] = report.ok and not problems and not failed_checkpoints
         click.echo(json.dumps(document))
     elif report.ok:
         redacted = f", {len(report.redacted)} redacted payloads" if report.redacted else ""
@@ -149,13 +205,31 @@ def verify(ctx: click.Context, as_json: bool, artifacts: bool, workers: int | No
             click.echo(f"  {fault}")
         if len(report.faults) > 20:
             click.echo(f"  ... and {len(report.faults) - 20} more (use --json for all)")
+    for seq in list(redactions)[:20]:
+        erased = redactions[seq]
+        click.echo(f"  event {seq}: payload redacted by event {erased.seq} on {erased.time} ({erased.legal_basis})")
+    if len(redactions) > 20:
+        click.echo(f"  ... and {len(redactions) - 20} more redacted (use --json for all)")
     if artifacts and not as_json:
         for problem in problems:
             click.echo(f"  artifact {problem.path}: {problem.kind}: {problem.detail}")
         if not problems:
             click.echo("artifacts: every stored file matches its sha256")
-    if not report.ok or problems:
+    if findings and not as_json:
+        _print_findings(findings)
+    if not report.ok or problems or failed_checkpoints:
         sys.exit(EXIT_INTEGRITY)
+
+
+def _print_findings(findings: list[CheckpointFinding]) -> None:
+    failed = [finding for finding in findings if not finding.ok]
+    if not failed:
+        largest = max(finding.size or 0 for finding in findings)
+        click.echo(f"checkpoints: the ledger extends all {len(findings)} (the largest covers {largest} events)")
+        return
+    click.echo(f"CHECKPOINTS FAILED: {len(failed)} of {len(findings)}")
+    for finding in failed:
+        click.echo(f"  {finding}")
 
 
 @main.command()

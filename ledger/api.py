@@ -23,9 +23,10 @@ from types import TracebackType
 from typing import IO, Any, Final
 
 from ledger.artifacts import ArtifactProblem, ArtifactStore
+from ledger.checkpoints import CheckpointCommands
 from ledger.encoding import export_line, format_time
 from ledger.environment import capture_environment as capture_env
-from ledger.errors import ConflictError, NotFoundError, ValidationError
+from ledger.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 from ledger.events import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     PendingEvent,
@@ -34,13 +35,15 @@ from ledger.events import (
     prepare,
     recorded,
 )
+from ledger.evidence import EvidenceCommands
+from ledger.redaction import RedactionCommands
 from ledger.registry import RegistryCommands
 from ledger.search import parse_filter, parse_order_by, search_runs_query
 from ledger.signatures import SIGNATURE_TYPES, check_approval_signatures
 from ledger.store import EventStore
 from ledger.store.sql import Head, SqlEventStore, safe_uri
 from ledger.tracking import ActiveRun, MetricValue, RunView, TrackingReader, _user_tags, new_run_id
-from ledger.verify import ChainVerifier, Segment, VerifyReport, combine, redaction_targets
+from ledger.verify import ChainVerifier, Fault, Segment, VerifyReport, combine, redaction_targets
 
 __all__ = ["DEFAULT_URI", "Ledger", "default_actor", "default_uri", "open"]
 
@@ -84,7 +87,7 @@ def _utc_now() -> str:
     return format_time(datetime.now(UTC))
 
 
-class Ledger(RegistryCommands):
+class Ledger(RegistryCommands, CheckpointCommands, RedactionCommands, EvidenceCommands):
     """An open ledger. Use as a context manager, or call ``close()``."""
 
     def __init__(
@@ -170,7 +173,7 @@ class Ledger(RegistryCommands):
         if len(set(ids)) != len(ids):
             duplicate = next(i for i in ids if ids.count(i) > 1)
             raise ValidationError(f"event id {duplicate} appears twice in one batch")
-        sealed = self.store.append(prepared, self._clock)
+        sealed = self._append_sealed(prepared)
         payloads = {p.id: p.payload for p in prepared}
         return [recorded(s, payloads.get(s.id)) for s in sealed]
 
@@ -407,7 +410,29 @@ class Ledger(RegistryCommands):
             report = self._verify_in_processes(head.size, redactions, workers, progress)
         if any(fault.kind == "payload_missing" for fault in report.faults):
             report = report.explain_redactions(redaction_targets(self.store.redaction_rows()))
+        if report.ok:  # with the chain intact, the stored tree must be the tree of its hashes
+            report = report.with_faults(self._tree_faults(head.size, report.root))
         return report.with_signatures(*check_approval_signatures(self.store.rows_of_types(SIGNATURE_TYPES)))
+
+    def _tree_faults(self, size: int, root: bytes | None) -> list[Fault]:
+        """A fault when the stored Merkle tree does not hash to ``root``, the
+        root verify recomputed from the events (None: the chain is broken,
+        and its faults say so)."""
+        if root is None:
+            return []
+        try:
+            stored = self.store.merkle_root(size)
+        except IntegrityError:
+            stored = None
+        if stored == root:
+            return []
+        start, end = self.store.merkle_divergence(size) or (0, size)
+        found = "lacks nodes" if stored is None else f"has root {stored.hex()[:12]}…"
+        detail = (
+            f"the stored Merkle tree {found}, the events give {root.hex()[:12]}…; it first disagrees over "
+            f"seqs {start}..{end - 1} (merkle_nodes or the events there were altered)"
+        )
+        return [Fault(start, "merkle_mismatch", detail)]
 
     def _verify_in_processes(
         self, size: int, redactions: dict[int, int], workers: int, progress: Progress | None

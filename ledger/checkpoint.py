@@ -40,11 +40,14 @@ __all__ = [
     "VerifierKey",
     "open_note",
     "origin_for",
+    "parse_signer_key",
     "parse_verifier_key",
     "sign",
+    "signer_key",
     "verifier_key",
 ]
 
+SIGNER_KEY_PREFIX: Final = "PRIVATE+KEY+"  # golang.org/x/mod/sumdb/note signer keys
 SIGNATURE_PREFIX: Final = "\u2014 "  # em dash, space: starts every signature line
 MAX_SIGNATURES: Final = 100  # signed-note: "MUST accept at least up to 16"; Go's note.Open stops at 100
 MAX_TREE_SIZE: Final = 2**64 - 1  # RFC 9162 tree_size is a uint64
@@ -122,6 +125,39 @@ def parse_verifier_key(text: str) -> VerifierKey:
     if bytes.fromhex(hex_id) != expected:
         raise ValidationError(f"verifier key {text!r}: key id {hex_id} is not the key's, expected {expected.hex()}")
     return VerifierKey(name, expected, raw)
+
+
+def signer_key(name: str, private_key: Ed25519PrivateKey) -> str:
+    """The signer key ``PRIVATE+KEY+<name>+<key id hex>+<base64(0x01 ‖ 32-byte seed)>``
+    (the format of Go's ``note.NewSigner``): the name travels with the key."""
+    _check_key_name(name, "signer key")
+    seed = private_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    hex_id = _key_id(name, _raw_public_key(private_key.public_key())).hex()
+    return f"{SIGNER_KEY_PREFIX}{name}+{hex_id}+{_b64(ED25519_ALGORITHM_BYTE + seed)}"
+
+
+def parse_signer_key(text: str) -> tuple[str, Ed25519PrivateKey]:
+    """The key name and private key of a signer key string (the secret is never echoed in errors)."""
+    if not text.startswith(SIGNER_KEY_PREFIX):
+        raise ValidationError(f"signer key: expected text starting with {SIGNER_KEY_PREFIX!r}")
+    name, _, rest = text[len(SIGNER_KEY_PREFIX) :].partition("+")
+    hex_id, _, encoded = rest.partition("+")
+    _check_key_name(name, "signer key")
+    if not _KEY_ID_HEX.fullmatch(hex_id):
+        raise ValidationError(f"signer key {name!r}: key id is not 8 hex digits")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ValidationError(f"signer key {name!r}: the key is not base64") from e
+    if data[:1] != ED25519_ALGORITHM_BYTE or len(data) != 1 + PUBLIC_KEY_SIZE:
+        raise ValidationError(f"signer key {name!r}: expected 0x01 (Ed25519) and a 32-byte seed")
+    private_key = Ed25519PrivateKey.from_private_bytes(data[1:])
+    expected = _key_id(name, _raw_public_key(private_key.public_key())).hex()
+    if hex_id.lower() != expected:
+        raise ValidationError(f"signer key {name!r}: key id {hex_id} is not the key's, expected {expected}")
+    return name, private_key
 
 
 def sign(checkpoint: Checkpoint, key_name: str, private_key: Ed25519PrivateKey) -> str:

@@ -248,6 +248,19 @@ def export_line(header: tuple[int, int, str, str, int, str, str, str, str], hash
     )
 
 
+def hash_bytes(stored: object) -> bytes:
+    """The raw bytes of a stored hex hash. A tampered cell that is not hex
+    gives the bytes it holds, so whatever hashes it differs from the original."""
+    if isinstance(stored, str):
+        try:
+            return bytes.fromhex(stored)
+        except ValueError:
+            return stored.encode("utf-8", "surrogatepass")
+    if isinstance(stored, bytes | bytearray | memoryview):
+        return bytes(stored)
+    return repr(stored).encode()
+
+
 def event_hash(header: bytes) -> str:
     """Lowercase hex SHA-256 of a header's canonical bytes."""
     return hashlib.sha256(header).hexdigest()

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
 from ledger.errors import ProofError, ValidationError
 
 __all__ = [
     "EMPTY_ROOT",
+    "CompactRange",
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
@@ -225,3 +227,62 @@ def _check_root(name: str, value: bytes) -> None:
 
 def _short(digest: bytes) -> str:
     return f"{digest.hex()[:12]}…"
+
+
+@dataclass(slots=True)
+class CompactRange:
+    """The leaves ``[begin, end)`` of a tree, folded into O(log n) hashes.
+
+    It holds the hashes of the largest perfect subtrees that tile the range
+    (as in transparency-dev's compact ranges), so a stream of leaves gives
+    the root of every prefix without keeping the leaves, and ranges built
+    apart (by parallel verifiers) join with ``extend``.
+    """
+
+    begin: int = 0
+    end: int = 0
+    _nodes: list[tuple[int, bytes]] = field(default_factory=list)  # (level, hash), left to right
+
+    def __post_init__(self) -> None:
+        if self.end != self.begin:
+            raise ValidationError("a CompactRange starts empty: end must equal begin")
+        _check_size("begin", self.begin)
+
+    def append(self, data: bytes) -> None:
+        """Add the next leaf (its data, as for ``merkle_root``)."""
+        self._push(0, hashlib.sha256(LEAF_PREFIX + data).digest())
+
+    def push_leaf_hash(self, digest: bytes) -> None:
+        """Add the next leaf by its leaf hash, SHA-256(0x00 ‖ data), already computed."""
+        self._push(0, digest)
+
+    def extend(self, other: CompactRange) -> None:
+        """Add the range that starts where this one ends."""
+        if other.begin != self.end:
+            raise ValidationError(f"cannot join ranges: this one ends at {self.end}, the other begins at {other.begin}")
+        for level, digest in other._nodes:
+            self._push(level, digest)
+
+    def root(self) -> bytes:
+        """MTH of the leaves ``[0, end)``; only a range that begins at 0 has one."""
+        if self.begin != 0:
+            raise ValidationError(f"a range that begins at {self.begin} has no root; join it to [0, {self.begin})")
+        if not self._nodes:
+            return EMPTY_ROOT
+        digest = self._nodes[-1][1]
+        for _, left in reversed(self._nodes[:-1]):
+            digest = hashlib.sha256(NODE_PREFIX + left + digest).digest()
+        return digest
+
+    def _push(self, level: int, digest: bytes) -> None:
+        width = 1 << level
+        position = self.end  # where the subtree starts
+        self.end += width
+        nodes = self._nodes
+        # Merge with the left neighbour while the two form an aligned subtree.
+        while nodes and nodes[-1][0] == level and (position - width) % (width << 1) == 0:
+            digest = hashlib.sha256(NODE_PREFIX + nodes.pop()[1] + digest).digest()
+            position -= width
+            level += 1
+            width <<= 1
+        nodes.append((level, digest))

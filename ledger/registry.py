@@ -43,6 +43,7 @@ from ledger.registry_views import (
 from ledger.store.registry_state import RegistryState
 
 if TYPE_CHECKING:
+    from ledger.events import Sealed
     from ledger.store import EventStore
 
 __all__ = ["RegistryCommands"]
@@ -80,7 +81,7 @@ def load_signing_key(key: SigningKey) -> Ed25519PrivateKey:
 
 class RegistryCommands:
     """The registry half of ``Ledger`` (a mixin: it needs ``store``,
-    ``max_payload_bytes``, ``_clock`` and ``_who``)."""
+    ``max_payload_bytes``, ``_clock``, ``_who`` and ``_append_sealed``)."""
 
     store: EventStore
     max_payload_bytes: int
@@ -91,6 +92,10 @@ class RegistryCommands:
 
     def _seq_of(self, moment: int | str | datetime) -> int:
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # CheckpointCommands's, later in Ledger's bases
+
+        def _append_sealed(self, batch: Any) -> list[Sealed]: ...
 
     def _placeholder(self) -> str:
         return "%s" if self.store.engine.dialect.name == "postgresql" else "?"
@@ -104,7 +109,7 @@ class RegistryCommands:
             built[:] = plan(RegistryState(cursor, placeholder))
             return [prepare(event, max_payload_bytes=self.max_payload_bytes) for event in built]
 
-        sealed = self.store.append(build, self._clock)
+        sealed = self._append_sealed(build)
         payloads = {event.id: event.payload for event in built}
         return [recorded(s, payloads.get(s.id)) for s in sealed]
 

@@ -33,6 +33,8 @@ __all__ = [
     "summarize",
 ]
 
+_STAGE_EVENTS = ("model.version_created", "model.stage_changed", "model.alias_set", "model.alias_removed")
+
 
 @dataclass(frozen=True, slots=True)
 class ModelView:
@@ -129,6 +131,17 @@ class HistoryEntry:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def touches_stage(self, version: int) -> bool:
+        """A registration, stage change or alias change of ``version``, or a
+        stage change that archived it."""
+        if self.type not in _STAGE_EVENTS:
+            return False
+        return self.version == version or version in self.detail.get("archived_versions", ())
+
+    def compares(self, version: int) -> bool:
+        """A ``promote_if_better`` comparison with ``version`` as candidate or champion."""
+        return self.type == "model.promotion_evaluated" and version in (self.version, self.detail.get("champion"))
 
 
 @dataclass(frozen=True, slots=True)

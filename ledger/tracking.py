@@ -30,6 +30,7 @@ from ledger.store.read_models import (
     Experiment,
     LatestMetric,
     MetricPoint,
+    RedactionRecord,
     Run,
     RunArtifact,
     RunInput,
@@ -240,7 +241,9 @@ class RunInfo:
 
 @dataclass(frozen=True, slots=True)
 class RunView:
-    """Everything about a run: info, params, latest metrics, tags, inputs, artifacts."""
+    """Everything about a run: info, params, latest metrics, tags, inputs,
+    artifacts, and the redactions that erased some of it (a redacted param,
+    tag or input reads ``[redacted]``; redacted metric values are gone)."""
 
     info: RunInfo
     params: dict[str, str] = field(default_factory=dict)
@@ -248,6 +251,7 @@ class RunView:
     tags: dict[str, str] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+    redactions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
@@ -263,6 +267,7 @@ class RunView:
             "tags": self.tags,
             "inputs": self.inputs,
             "artifacts": self.artifacts,
+            "redactions": self.redactions,
         }
 
 
@@ -296,6 +301,7 @@ def _view(run: Any, parts: dict[str, Any]) -> RunView:
         tags=dict(sorted(parts["tags"].items())),
         inputs=parts["inputs"],
         artifacts=parts["artifacts"],
+        redactions=parts["redactions"],
     )
 
 
@@ -335,13 +341,14 @@ class TrackingReader:
 
     def get_runs(self, run_ids: Sequence[str]) -> list[RunView]:
         """The runs with these ids, in that order (unknown ids are left out);
-        six queries whatever the number of runs."""
+        seven queries whatever the number of runs."""
         ids = list(dict.fromkeys(run_ids))
         parts: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
             runs = {r.run_id: r for r in conn.execute(select(Run.__table__).where(Run.run_id.in_(ids)))}
             parts = {
-                run_id: {"params": {}, "metrics": {}, "tags": {}, "inputs": [], "artifacts": []} for run_id in runs
+                run_id: {"params": {}, "metrics": {}, "tags": {}, "inputs": [], "artifacts": [], "redactions": []}
+                for run_id in runs
             }
             for table, name in ((RunParam, "params"), (LatestMetric, "metrics"), (RunTag, "tags")):
                 for run_id, key, value in conn.execute(
@@ -365,6 +372,23 @@ class TrackingReader:
                 select(RunArtifact.__table__).where(RunArtifact.run_id.in_(ids)).order_by(RunArtifact.path)
             ):
                 parts[a.run_id]["artifacts"].append({"path": a.path, "sha256": a.sha256, "size": a.size, "seq": a.seq})
+            for r in conn.execute(
+                select(RedactionRecord.__table__)
+                .where(RedactionRecord.run_id.in_(ids))
+                .order_by(RedactionRecord.target_seq)
+            ):
+                parts[str(r.run_id)]["redactions"].append(
+                    {
+                        "target_seq": r.target_seq,
+                        "target_type": r.target_type,
+                        "subject": parse_json(r.subject) if r.subject else None,
+                        "seq": r.seq,
+                        "time": r.time,
+                        "actor": r.actor,
+                        "reason": r.reason,
+                        "legal_basis": r.legal_basis,
+                    }
+                )
         return [_view(runs[run_id], parts[run_id]) for run_id in ids if run_id in runs]
 
     def metric_history(self, run_id: str, key: str) -> list[MetricValue]:

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from ledger.encoding import FORMAT_VERSION, GENESIS_PREV, header_row_bytes, parse_json
+from ledger.encoding import FORMAT_VERSION, GENESIS_PREV, hash_bytes, header_row_bytes, parse_json
 from ledger.errors import LedgerError
+from ledger.merkle import LEAF_PREFIX, CompactRange
 
 __all__ = [
     "ChainVerifier",
@@ -28,7 +29,14 @@ __all__ = [
 ]
 
 FaultKind = Literal[
-    "payload_altered", "header_altered", "broken_link", "gap", "duplicate", "payload_missing", "signature_invalid"
+    "payload_altered",
+    "header_altered",
+    "broken_link",
+    "gap",
+    "duplicate",
+    "payload_missing",
+    "signature_invalid",
+    "merkle_mismatch",
 ]
 MAX_FAULTS: Final = 1000
 # Within one event, faults are listed in the order a single pass finds them.
@@ -40,6 +48,7 @@ _KIND_ORDER: Final = {
     "header_altered": 2,
     "broken_link": 3,
     "signature_invalid": 4,
+    "merkle_mismatch": 5,
 }
 
 
@@ -65,6 +74,7 @@ class VerifyReport:
     redacted: tuple[int, ...] = ()
     faults_truncated: bool = False
     signatures: int = 0  # signed approvals re-checked
+    root: bytes | None = None  # Merkle root of the stored event hashes; None when seqs do not run 0..n-1
 
     @property
     def ok(self) -> bool:
@@ -72,6 +82,19 @@ class VerifyReport:
 
     def with_signatures(self, checked: int, faults: Iterable[Fault]) -> VerifyReport:
         """This report with the outcome of the signed-approval check added."""
+        merged = self.with_faults(faults)
+        return VerifyReport(
+            events=merged.events,
+            head=merged.head,
+            faults=merged.faults,
+            redacted=merged.redacted,
+            faults_truncated=merged.faults_truncated,
+            signatures=checked,
+            root=merged.root,
+        )
+
+    def with_faults(self, faults: Iterable[Fault]) -> VerifyReport:
+        """This report with more faults, found by checks beside the chain pass."""
         merged = sorted([*self.faults, *faults], key=lambda f: (f.seq, _KIND_ORDER[f.kind]))
         return VerifyReport(
             events=self.events,
@@ -79,7 +102,8 @@ class VerifyReport:
             faults=tuple(merged[:MAX_FAULTS]),
             redacted=self.redacted,
             faults_truncated=self.faults_truncated or len(merged) > MAX_FAULTS,
-            signatures=checked,
+            signatures=self.signatures,
+            root=self.root,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -91,6 +115,7 @@ class VerifyReport:
             "faults_truncated": self.faults_truncated,
             "redacted": list(self.redacted),
             "signed_approvals_checked": self.signatures,
+            "root": None if self.root is None else self.root.hex(),
         }
 
     def explain_redactions(self, targets: Mapping[int, int]) -> VerifyReport:
@@ -107,6 +132,7 @@ class VerifyReport:
             redacted=tuple(sorted([*self.redacted, *(f.seq for f in explained)])),
             faults_truncated=self.faults_truncated,
             signatures=self.signatures,
+            root=self.root,
         )
 
 
@@ -145,6 +171,7 @@ class Segment:
     faults: tuple[Fault, ...]
     fault_total: int
     redacted: tuple[int, ...]
+    tree: CompactRange | None = None  # the leaves of this segment's events, in order
 
 
 def combine(segments: Iterable[Segment], *, max_faults: int = MAX_FAULTS) -> VerifyReport:
@@ -153,9 +180,14 @@ def combine(segments: Iterable[Segment], *, max_faults: int = MAX_FAULTS) -> Ver
     redacted: list[int] = []
     total = events = 0
     expected, last_hash = 0, GENESIS_PREV
+    tree: CompactRange | None = CompactRange()
     for segment in segments:
         if segment.first_seq is None or segment.next_seq is None or segment.last_hash is None:
             continue  # no rows
+        if tree is not None and segment.tree is not None and segment.tree.begin == tree.end:
+            tree.extend(segment.tree)
+        else:
+            tree = None
         if segment.first_seq != expected:
             faults.append(Fault(expected, "gap", _gap_detail(expected, segment.first_seq)))
             total += 1
@@ -176,6 +208,7 @@ def combine(segments: Iterable[Segment], *, max_faults: int = MAX_FAULTS) -> Ver
         faults=tuple(faults[:max_faults]),
         redacted=tuple(redacted),
         faults_truncated=total > min(len(faults), max_faults),
+        root=None if tree is None or tree.end != expected else tree.root(),
     )
 
 
@@ -209,6 +242,8 @@ class ChainVerifier:
     _faults: list[Fault] = field(default_factory=list)
     _fault_total: int = 0
     _redacted: list[int] = field(default_factory=list)
+    _tree: CompactRange | None = None
+    _tree_broken: bool = False  # a gap or a duplicate: the leaves no longer sit at their seqs
 
     def feed(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """Check a run of rows (seq, v, id, type, schema, time, actor,
@@ -220,9 +255,11 @@ class ChainVerifier:
         expected, prev = self._next_seq, self._prev
         count = self._count
         read = 0
+        push = self._push_leaf
         for seq, v, id_, type_, schema, time, actor, digest, link, stored, body in rows:
             read += 1
             if seq != expected:
+                self._tree_broken = expected is not None
                 if type(seq) is not int or seq < 0:
                     self._fault(-1, "duplicate", f"a row with seq {seq!r} is outside the chain, which starts at 0")
                     continue
@@ -261,10 +298,16 @@ class ChainVerifier:
                 )
             if link != prev:
                 self._fault(seq, "broken_link", _link_detail(link, seq, prev))  # type: ignore[arg-type]
+            push(sha256(LEAF_PREFIX + hash_bytes(stored)).digest())
             prev = stored
             expected = seq + 1
         self._next_seq, self._prev, self._count = expected, prev, count
         return read
+
+    def _push_leaf(self, leaf: bytes) -> None:
+        if self._tree is None:
+            self._tree = CompactRange(self._first_seq or 0, self._first_seq or 0)
+        self._tree.push_leaf_hash(leaf)
 
     def _fault(self, seq: int, kind: FaultKind, detail: str) -> None:
         self._fault_total += 1
@@ -286,6 +329,7 @@ class ChainVerifier:
             faults=tuple(self._faults),
             fault_total=self._fault_total,
             redacted=tuple(self._redacted),
+            tree=None if self._tree_broken else self._tree,
         )
 
     def report(self) -> VerifyReport:

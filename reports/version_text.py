@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 NONE_RECORDED = "none recorded"
-_STAGE_EVENTS = ("model.version_created", "model.stage_changed", "model.alias_set", "model.alias_removed")
 
 
 # -- the version report: gathered, then rendered -----------------------------
@@ -66,16 +65,6 @@ class VersionReport:
         }
 
 
-def _touches_stage(entry: HistoryEntry, version: int) -> bool:
-    if entry.type not in _STAGE_EVENTS:
-        return False
-    return entry.version == version or version in entry.detail.get("archived_versions", ())
-
-
-def _in_promotion(entry: HistoryEntry, version: int) -> bool:
-    return entry.type == "model.promotion_evaluated" and version in (entry.version, entry.detail.get("champion"))
-
-
 def gather_version_report(lg: ledger.Ledger, name: str, version: int, moment: int | str | None = None) -> VersionReport:
     """Read everything about ``version`` of ``name`` from the registry (now, or
     as of ``moment``: a seq or an RFC 3339 time) and its source run."""
@@ -85,9 +74,9 @@ def gather_version_report(lg: ledger.Ledger, name: str, version: int, moment: in
     return VersionReport(
         version=found,
         run=lg.get_run(found.run_id, as_of=view.at),
-        stage_history=[entry for entry in history if _touches_stage(entry, version)],
+        stage_history=[entry for entry in history if entry.touches_stage(version)],
         requests=[request for request in view.requests(name) if request.version == version],
-        promotions=[entry for entry in history if _in_promotion(entry, version)],
+        promotions=[entry for entry in history if entry.compares(version)],
         deployments=[deployment for deployment in view.deployments(name) if deployment.version == version],
         as_of=view.at,
         as_of_time=None if view.at is None else event_time(lg, view.at),

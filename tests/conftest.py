@@ -37,6 +37,14 @@ def pytest_runtest_makereport(
     return report
 
 
+@pytest.fixture(autouse=True)
+def _signing_key_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PostgreSQL ledger's default signing key lives in ./mlledger/keys: keep
+    every test's key in its own tmp_path instead (beside a SQLite file there,
+    which is where the SQLite default puts it too)."""
+    monkeypatch.setenv("MLLEDGER_KEY_FILE", str(tmp_path / "keys" / "ledger.key"))
+
+
 def _libpq(uri: str) -> str:
     return make_url(uri).set(drivername="postgresql").render_as_string(hide_password=False)
 

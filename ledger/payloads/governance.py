@@ -7,9 +7,21 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.payloads.base import Name, Payload, Stage
+from ledger.payloads.base import Name, Payload, Stage, Strict
 
-__all__ = ["KeyRegistered", "LedgerRedacted", "PolicySet", "RoleGranted", "RoleRevoked"]
+__all__ = [
+    "DatasetVersionSubject",
+    "KeyRegistered",
+    "LedgerRedacted",
+    "ModelTagsSubject",
+    "PolicySet",
+    "RoleGranted",
+    "RoleRevoked",
+    "RunKeysSubject",
+    "RunSubject",
+]
+
+Key = Annotated[str, Field(min_length=1, max_length=250, pattern=r"^[^\x00]+$")]
 
 
 class KeyRegistered(Payload):
@@ -42,8 +54,46 @@ class PolicySet(Payload):
     run_statuses: list[Literal["RUNNING", "FINISHED", "FAILED", "KILLED"]] = ["FINISHED"]
 
 
+class RunKeysSubject(Strict):
+    """The run and the keys whose params, metrics or tags were erased."""
+
+    run_id: Name
+    keys: list[Key]
+
+
+class RunSubject(Strict):
+    """The run whose dataset input was erased."""
+
+    run_id: Name
+
+
+class DatasetVersionSubject(Strict):
+    """The data version whose registration was erased."""
+
+    name: Name
+    version: Name
+
+
+class ModelTagsSubject(Strict):
+    """The model (``version`` None) or version, and the tag keys erased."""
+
+    name: Name
+    version: Annotated[int, Field(ge=1)] | None
+    keys: list[Key]
+
+
 class LedgerRedacted(Payload):
+    """Erases the payload of event ``target_seq`` (DESIGN §6). ``target_type``
+    and ``subject`` say, without the erased data, what it was about, so that
+    read models rebuilt after the payload is gone still show what was
+    redacted; the ledger refuses a redaction whose ``target_type`` or
+    ``subject`` does not match the target (``ledger.redaction_rules``).
+    Version 1 had only ``target_seq``, ``reason`` and ``legal_basis``."""
+
     TYPE = "ledger.redacted"
+    SCHEMA_VERSION = 2
     target_seq: Annotated[int, Field(ge=0)]
+    target_type: Name
+    subject: RunKeysSubject | RunSubject | DatasetVersionSubject | ModelTagsSubject
     reason: Name
     legal_basis: Name

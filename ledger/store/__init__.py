@@ -64,8 +64,28 @@ class EventStore(Protocol):
         """The RFC 9162 consistency proof from the tree of ``old_size`` events to ``new_size``."""
         ...
 
+    def merkle_divergence(self, size: int) -> tuple[int, int] | None:
+        """The first leaves where the stored tree of ``size`` disagrees with the events (None: it agrees)."""
+        ...
+
     def ledger_id(self) -> str:
         """This ledger's uuid."""
+        ...
+
+    def meta(self, key: str) -> str | None:
+        """A fact about this ledger (None when unset)."""
+        ...
+
+    def set_meta(self, values: dict[str, str | None]) -> None:
+        """Set (None: remove) facts about this ledger, in one transaction."""
+        ...
+
+    def add_checkpoint(self, tree_size: int, root: str, time: str, note: str) -> tuple[str, str, str]:
+        """Store a checkpoint unless one of that size exists; the stored (root, time, note)."""
+        ...
+
+    def checkpoints(self) -> list[tuple[int, str, str, str]]:
+        """Every stored checkpoint: (tree_size, root hex, time, note), smallest first."""
         ...
 
     def rebuild(self) -> int:

@@ -10,6 +10,7 @@ memory.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, Protocol
@@ -161,6 +162,14 @@ class Dialect(Protocol):
     def is_unique_violation(self, error: BaseException) -> bool:
         """Whether a driver error is a unique-constraint violation."""
 
+    def begin_erasure(self, cursor: Any) -> None:
+        """Before a write transaction deletes erased data (a redaction): make
+        the deletion overwrite the deleted bytes, where the database can."""
+
+    def end_erasure(self, cursor: Any) -> None:
+        """After that transaction committed: drop the copies of the erased
+        bytes the database still keeps, where it can."""
+
 
 class SqliteDialect:
     name = "sqlite"
@@ -222,6 +231,27 @@ class SqliteDialect:
     def is_unique_violation(self, error: BaseException) -> bool:
         return "UNIQUE constraint failed" in str(error)
 
+    def begin_erasure(self, cursor: Any) -> None:
+        # Without secure_delete (off in SQLite's default build), a deleted
+        # payload stays readable in the file's free space. It stays on for
+        # this connection: it costs deletes and updates a little CPU, no I/O.
+        cursor.execute("PRAGMA secure_delete = ON")
+
+    def end_erasure(self, cursor: Any) -> None:
+        # The WAL still holds the pages as they were before the deletion:
+        # copy it into the database and truncate it. A reader still using
+        # those pages may hold this up for two seconds; past that, the old
+        # pages stay in the WAL file until SQLite writes over them (or the
+        # next redaction truncates it), and nothing reads them meanwhile.
+        # The redaction is committed: a failure here must not report it failed.
+        with contextlib.suppress(sqlite3.Error):
+            cursor.execute("PRAGMA busy_timeout = 2000")
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor.fetchall()
+            finally:
+                cursor.execute("PRAGMA busy_timeout = 60000")
+
 
 class PostgresDialect:
     name = "postgresql"
@@ -281,6 +311,14 @@ class PostgresDialect:
 
     def is_unique_violation(self, error: BaseException) -> bool:
         return getattr(error, "sqlstate", None) == "23505"
+
+    def begin_erasure(self, cursor: Any) -> None:
+        """Nothing to do: a deleted row stays in the table file until VACUUM
+        FULL rewrites it, which takes a lock no append may wait for (an
+        operator's task, with the WAL archive and backups)."""
+
+    def end_erasure(self, cursor: Any) -> None:
+        """Nothing to do (see ``begin_erasure``)."""
 
 
 def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

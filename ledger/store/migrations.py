@@ -20,12 +20,12 @@ from ledger.store import registry_models  # noqa: F401 - declares the registry r
 from ledger.store.dialects import Dialect
 from ledger.store.merkle_store import tree_rows
 from ledger.store.projector import TRACKING_TYPES, Projector
-from ledger.store.read_models import ReadModel
+from ledger.store.read_models import ReadModel, RedactionRecord
 from ledger.store.tables import Base, LedgerMeta, MerkleNode
 
 __all__ = ["SCHEMA_VERSION", "check_supported", "current_version", "migrate"]
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 _TREE_CHUNK: Final = 10_000  # leaves hashed and inserted at a time by step 4
 
 
@@ -55,6 +55,10 @@ def _registry_v3(conn: Connection, dialect: Dialect) -> None:
     """The registry and governance read models. Every read model is rebuilt
     from all the events, in order: the registry rules read the tracking state
     (a run's status, its artifacts and metrics) as it was at each event."""
+    _rebuild_read_models(conn, dialect)
+
+
+def _rebuild_read_models(conn: Connection, dialect: Dialect) -> None:
     ReadModel.metadata.drop_all(conn)
     ReadModel.metadata.create_all(conn)
     Projector(dialect.placeholder).replay(conn.connection.dbapi_connection, dialect)
@@ -94,11 +98,22 @@ def _leaf(position: int, row: Sequence[Any]) -> bytes:
     return leaf
 
 
+def _redactions_v5(conn: Connection, dialect: Dialect) -> None:
+    """The ``redactions`` read model. A ledger that already holds
+    ``ledger.redacted`` events (appended before redactions had rules, their
+    payload rows perhaps deleted by hand) has every read model rebuilt, so
+    that erased payloads read as redacted and leave nothing behind."""
+    ReadModel.metadata.tables[RedactionRecord.__tablename__].create(conn, checkfirst=True)
+    if conn.scalar(text("SELECT seq FROM events WHERE type = 'ledger.redacted' LIMIT 1")) is not None:
+        _rebuild_read_models(conn, dialect)
+
+
 _STEPS: Final[dict[int, Callable[[Connection, Dialect], Any]]] = {
     1: _create_v1,
     2: _read_models_v2,
     3: _registry_v3,
     4: _merkle_tree_v4,
+    5: _redactions_v5,
 }
 
 

@@ -5,7 +5,9 @@ exist and be running to be logged into; a param keeps its first value; an
 experiment name is unique; a logged artifact never changes) and the row
 changes each event makes. Raising here rolls the whole append back, so a
 refused call appends nothing. Replaying the events through the same code
-rebuilds the read models exactly (``SqlEventStore.rebuild``).
+rebuilds the read models exactly (``SqlEventStore.rebuild``); an erased
+payload is replayed as the stand-in its redaction gives
+(``ledger.store.redaction_projector``, which applies ``ledger.redacted``).
 
 SQL is plain and portable: ``INSERT ... ON CONFLICT ... DO UPDATE`` works on
 SQLite (3.24+) and PostgreSQL alike; only the placeholder differs.
@@ -14,7 +16,7 @@ SQLite (3.24+) and PostgreSQL alike; only the placeholder differs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -23,7 +25,9 @@ from ledger.errors import ConflictError, NotFoundError, PolicyError, ValidationE
 from ledger.events import decode_payload
 from ledger.governance import policy_error
 from ledger.payloads import payload_model
+from ledger.redaction_rules import REDACTED, Redaction
 from ledger.store.dialects import Dialect
+from ledger.store.redaction_projector import REDACTION_TYPES, RedactionProjector, erasures, stand_in
 from ledger.store.registry_projector import REGISTRY_TYPES, RegistryProjector
 
 __all__ = ["PROJECTED_TYPES", "TRACKING_TYPES", "Projector", "metric_value", "projected_rows_sql", "time_ms"]
@@ -38,22 +42,23 @@ TRACKING_TYPES: Final = (
     "run.artifact_logged",
     "run.finished",
 )
-PROJECTED_TYPES: Final = TRACKING_TYPES + REGISTRY_TYPES
+PROJECTED_TYPES: Final = TRACKING_TYPES + REGISTRY_TYPES + REDACTION_TYPES
 _REPLAY_BATCH: Final = 2000
 # The rule violations a lenient replay skips (the event then changes nothing).
 _REFUSALS: Final = (ConflictError, NotFoundError, PolicyError, ValidationError)
-# Event types whose rules read the latest metrics.
-_READS_METRICS: Final = frozenset({"model.promotion_evaluated"})
+# Event types whose rules read (or whose rows change) the metric rows.
+_READS_METRICS: Final = frozenset({"model.promotion_evaluated", "ledger.redacted"})
 
 
 def projected_rows_sql(stop: int | None = None, types: Sequence[str] = PROJECTED_TYPES) -> str:
     """The stored events of ``types`` (``seq < stop``) in seq order, with their
-    payload text, the server-recorded ``db_user``, the hash and the id: what a replay reads."""
+    payload text (NULL when erased), the server-recorded ``db_user``, the hash
+    and the id: what a replay reads."""
     where = "" if stop is None else f" AND e.seq < {int(stop)}"
     listed = ", ".join(f"'{t}'" for t in types)
     return (
         "SELECT e.seq, e.type, e.time, e.actor, p.body, e.db_user, e.hash, e.id FROM events e "
-        f"JOIN payloads p ON p.seq = e.seq WHERE e.type IN ({listed}){where} ORDER BY e.seq"
+        f"LEFT JOIN payloads p ON p.seq = e.seq WHERE e.type IN ({listed}){where} ORDER BY e.seq"
     )
 
 
@@ -92,10 +97,13 @@ def _latest_per_key(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 class _Work:
     """One ``apply`` call: the cursor, the run statuses seen so far, and the
     metric rows buffered until the batch ends (per call, so threads sharing a
-    store never share this state)."""
+    store never share this state). ``erased`` is None on a live append; a
+    replay gives the ledger's erased payloads (``redaction_projector.erasures``)."""
 
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, *, strict: bool, erased: Mapping[int, Redaction] | None) -> None:
         self.cursor = cursor
+        self.strict = strict
+        self.erased = erased
         self.status: dict[str, str | None] = {}
         self.points: list[tuple[Any, ...]] = []
         self.latest: list[tuple[Any, ...]] = []
@@ -155,6 +163,7 @@ class Projector:
             "run.artifact_logged": self._artifact_logged,
             "run.finished": self._run_finished,
             **RegistryProjector(placeholder).handlers(),
+            **RedactionProjector(placeholder).handlers(),
         }
 
     def replay(
@@ -162,29 +171,44 @@ class Projector:
     ) -> int:
         """Apply every stored event of ``types`` with ``seq < stop`` in order,
         inside the caller's transaction (rebuild, migration). Returns the count."""
+        erased = erasures(connection.cursor(), dialect.placeholder)
         rows = dialect.stream(connection, projected_rows_sql(stop, types), (), _REPLAY_BATCH, own_transaction=False)
-        return self.replay_rows(connection.cursor(), rows)
+        return self.replay_rows(connection.cursor(), rows, erased=erased)
 
     def replay_rows(
-        self, writer: Any, rows: Iterable[Sequence[Any]], *, each: Callable[[Sequence[Any]], None] | None = None
+        self,
+        writer: Any,
+        rows: Iterable[Sequence[Any]],
+        *,
+        erased: Mapping[int, Redaction],
+        each: Callable[[Sequence[Any]], None] | None = None,
     ) -> int:
         """Apply rows of ``projected_rows_sql`` leniently, in batches; ``each``
-        sees every row first. Redacted payloads (no row) have nothing to project."""
+        sees every row first. An erased payload (no row) is projected as the
+        stand-in its redaction in ``erased`` gives, or not at all."""
         count = 0
         batch: list[tuple[int, str, str, str, dict[str, Any]]] = []
         for row in rows:
             if each is not None:
                 each(row)
             seq, event_type, time, actor, body = row[:5]
-            batch.append((seq, event_type, time, actor, decode_payload(body) or {}))
+            payload = decode_payload(body) if body is not None else stand_in(erased, seq, event_type)
+            if payload is None:
+                continue
+            batch.append((seq, event_type, time, actor, payload))
             if len(batch) == _REPLAY_BATCH:
-                self.apply(writer, batch, strict=False)
+                self.apply(writer, batch, strict=False, erased=erased)
                 count, batch = count + len(batch), []
-        self.apply(writer, batch, strict=False)
+        self.apply(writer, batch, strict=False, erased=erased)
         return count + len(batch)
 
     def apply(
-        self, cursor: Any, events: Sequence[tuple[int, str, str, str, dict[str, Any]]], *, strict: bool = True
+        self,
+        cursor: Any,
+        events: Sequence[tuple[int, str, str, str, dict[str, Any]]],
+        *,
+        strict: bool = True,
+        erased: Mapping[int, Redaction] | None = None,
     ) -> int:
         """Apply (seq, type, time, actor, payload) events in order.
 
@@ -192,10 +216,11 @@ class Projector:
         LedgerError and the caller rolls back. Not strict (replays of a chain
         already written): such an event changes nothing and is counted, so a
         chain appended without these rules (an import, the golden vectors)
-        still replays. Returns how many events were skipped.
+        still replays. ``erased`` marks a replay (see ``_Work``). Returns how
+        many events were skipped.
         """
         handlers = self._handlers
-        work = _Work(cursor)
+        work = _Work(cursor, strict=strict, erased=erased)
         skipped = 0
         for seq, event_type, time, actor, payload in events:
             handler = handlers.get(event_type)
@@ -288,7 +313,9 @@ class Projector:
             logged = self._one(cursor, "param", run_id, key)
             if logged is None:
                 new.append((run_id, key, value, seq))
-            elif logged != value:
+            elif logged != value and (cursor.strict or REDACTED not in (logged, value)):
+                # Not strict (a replay): a value cannot be compared with an
+                # erased one (the marker on either side); the append did it.
                 raise ConflictError(
                     f"param {key!r} of run {run_id!r} is already {logged!r}; a param keeps its first value "
                     f"(refused {value!r})"

@@ -18,6 +18,7 @@ __all__ = [
     "LatestMetric",
     "MetricPoint",
     "ReadModel",
+    "RedactionRecord",
     "Run",
     "RunArtifact",
     "RunInput",
@@ -134,3 +135,22 @@ class RunArtifact(ReadModel):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     seq: Mapped[int] = mapped_column(Seq)
+
+
+class RedactionRecord(ReadModel):
+    """A ``ledger.redacted`` event that erased a payload (DESIGN §6): which
+    event, what it was about (``subject``, canonical JSON; NULL for a schema-1
+    redaction, which did not record one), why, and who erased it when. The
+    run it concerns is kept apart, so a run's view lists its redactions."""
+
+    __tablename__ = "redactions"
+
+    target_seq: Mapped[int] = mapped_column(Seq, primary_key=True)
+    seq: Mapped[int] = mapped_column(Seq)
+    target_type: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(1024), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(256))
+    time: Mapped[str] = mapped_column(String(27))

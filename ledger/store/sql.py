@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from ledger.encoding import GENESIS_PREV
+from ledger.encoding import GENESIS_PREV, hash_bytes
 from ledger.errors import ConflictError, LedgerError, NotFoundError, StorageError
 from ledger.events import Prepared, Sealed, seal
 from ledger.store import (
@@ -33,7 +33,8 @@ from ledger.store.dialects import EVENT_COLUMNS, Dialect, dialect_for
 from ledger.store.migrations import SCHEMA_VERSION, check_supported, current_version, migrate
 from ledger.store.projector import Projector, projected_rows_sql
 from ledger.store.read_models import ReadModel
-from ledger.store.tables import LedgerMeta
+from ledger.store.redaction_projector import REDACTION_TYPES, erasures
+from ledger.store.tables import Checkpoint, LedgerMeta
 
 __all__ = ["EVENT_COLUMNS", "Head", "Plan", "SqlEventStore", "StoredRow", "safe_uri"]
 
@@ -126,6 +127,20 @@ class SqlEventStore:
             raise StorageError("the ledger has no ledger_id: the database is damaged")
         return value
 
+    def meta(self, key: str) -> str | None:
+        """A fact about this ledger from ``ledger_meta`` (None when unset)."""
+        with self.engine.connect() as conn:
+            value = conn.scalar(select(LedgerMeta.value).where(LedgerMeta.key == key))
+        return None if value is None else str(value)
+
+    def set_meta(self, values: dict[str, str | None]) -> None:
+        """Set (or, with None, remove) facts in ``ledger_meta``, in one transaction."""
+        with self.engine.begin() as conn:
+            for key, value in values.items():
+                conn.execute(sqlalchemy.delete(LedgerMeta).where(LedgerMeta.key == key))
+                if value is not None:
+                    conn.execute(sqlalchemy.insert(LedgerMeta).values(key=key, value=value))
+
     def head(self) -> Head | None:
         """The last event, or None for an empty ledger."""
         rows = self._fetch(_HEAD)
@@ -169,9 +184,14 @@ class SqlEventStore:
                 nodes = merkle_store.grow(size, edge, [bytes.fromhex(s[9]) for s in sealed])
                 self.dialect.insert_events(cursor, [s[:10] for s in sealed], [(s[0], s[10]) for s in sealed], nodes)
                 changes = [(s[0], s[3], s[5], s[6], p.payload) for s, p in zip(sealed, events, strict=True)]
+                erasing = any(s[3] in REDACTION_TYPES for s in sealed)
+                if erasing:
+                    self.dialect.begin_erasure(cursor)
                 self.projector.apply(cursor, changes, strict=enforce_rules)
                 raw.commit()
                 self._edge = (seq, prev, edge)
+                if erasing:
+                    self.dialect.end_erasure(cursor)
                 return sealed
             except LedgerError:
                 raw.rollback()  # a tracking rule refused the batch: nothing is appended
@@ -241,6 +261,9 @@ class SqlEventStore:
         snapshot = create_engine("sqlite://", poolclass=StaticPool)
         ReadModel.metadata.create_all(snapshot)
         with self._raw() as raw, snapshot.begin() as target:
+            # Every erasure, also after ``stop``: an erased payload cannot be
+            # shown as it was, so it reads as redacted at any earlier moment.
+            erased = erasures(raw.cursor(), self.dialect.placeholder)
             rows = self.dialect.stream(raw, projected_rows_sql(stop), (), SCAN_BATCH)
             writer = target.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             # The rules read from events the server-recorded db_user, the hashes
@@ -250,7 +273,7 @@ class SqlEventStore:
             def keep_db_user(row: Sequence[Any]) -> None:
                 writer.execute("INSERT INTO events (seq, db_user, hash, id) VALUES (?, ?, ?, ?)", (row[0], *row[5:8]))
 
-            Projector("?").replay_rows(writer, rows, each=keep_db_user)
+            Projector("?").replay_rows(writer, rows, erased=erased, each=keep_db_user)
         return snapshot
 
     def last_seq_at(self, time: str) -> int:
@@ -309,6 +332,43 @@ class SqlEventStore:
         """The RFC 9162 consistency proof from the tree of ``old_size`` events to ``new_size``."""
         with self._reading() as cursor:
             return merkle_store.consistency_proof(cursor, self.dialect.placeholder, old_size, new_size)
+
+    def merkle_divergence(self, size: int) -> tuple[int, int] | None:
+        """The first leaves ``[start, end)`` (at most two) where the stored
+        tree over ``size`` events disagrees with the events' hashes; None
+        when it agrees. Reads and hashes at most twice the leaves below the
+        first disagreeing subtree (a fault path, not a query)."""
+        with self._reading() as cursor:
+
+            def leaves(start: int, end: int) -> list[bytes]:
+                ph = self.dialect.placeholder
+                cursor.execute(f"SELECT hash FROM events WHERE seq >= {ph} AND seq < {ph} ORDER BY seq", (start, end))
+                return [hash_bytes(row[0]) for row in cursor.fetchall()]
+
+            return merkle_store.divergence(cursor, self.dialect.placeholder, size, leaves)
+
+    # -- checkpoints (DESIGN §5) -------------------------------------------------
+
+    def add_checkpoint(self, tree_size: int, root: str, time: str, note: str) -> tuple[str, str, str]:
+        """Store a signed checkpoint unless one of that size exists; returns the
+        stored (root, time, note), which may be an earlier checkpoint's."""
+        stored = select(Checkpoint.root, Checkpoint.time, Checkpoint.note).where(Checkpoint.tree_size == tree_size)
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(stored).first() is None:
+                    values = {"tree_size": tree_size, "root": root, "time": time, "note": note}
+                    conn.execute(sqlalchemy.insert(Checkpoint).values(values))
+        except sqlalchemy.exc.IntegrityError:
+            pass  # another writer stored the checkpoint of this size meanwhile
+        with self.engine.connect() as conn:
+            row = conn.execute(stored).one()
+        return str(row[0]), str(row[1]), str(row[2])
+
+    def checkpoints(self) -> list[tuple[int, str, str, str]]:
+        """Every stored checkpoint as (tree_size, root hex, time, note), smallest first."""
+        columns = (Checkpoint.tree_size, Checkpoint.root, Checkpoint.time, Checkpoint.note)
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(select(*columns).order_by(Checkpoint.tree_size))]  # type: ignore[misc]
 
     @contextmanager
     def _reading(self) -> Iterator[Any]:

@@ -75,14 +75,19 @@ def test_init_append_verify_export(uri: str, tmp_path: Path) -> None:
     first = run("--uri", uri, "init")
     assert first.returncode == 0, first.stderr
     # The actor who runs init becomes the ledger's first admin: event 0.
+    # It also creates the ledger's signing key, which signs checkpoints.
     assert re.search(
-        r"^ledger [0-9a-f-]{36} ready at .* \(1 events\)\nadmin: cli-tester \(granted now: the ledger had no admin\)$",
+        r"^ledger [0-9a-f-]{36} ready at .* \(1 events\)\nadmin: cli-tester \(granted now: the ledger had no admin\)\n"
+        r"signing key: .*ledger\.key \(created now, mode 0600\)\nverifier key: mlledger/[0-9a-f-]{36}\+[0-9a-f]{8}\+\S{44}$",
         first.stdout.strip(),
     )
     again = run("--uri", uri, "init")
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[0] == first.stdout.splitlines()[0], "init twice: same ledger id, nothing lost"
     assert again.stdout.splitlines()[1] == "admin: cli-tester"
+    assert again.stdout.splitlines()[2:] == [
+        line.replace(" (created now, mode 0600)", "") for line in first.stdout.splitlines()[2:]
+    ]
 
     event_id = "0b1e5d7c-3a44-4f0e-9c1d-2f6a8b9c0d1e"
     hashes = []

@@ -114,12 +114,12 @@ def build(uri: str, tmp_path: Path) -> Setup:
 
 def test_init_claims_admin_once(sqlite_uri: str) -> None:
     first = ok(sqlite_uri, "init")
-    ready, admin = first.splitlines()
+    ready, admin, signing, verifier = first.splitlines()
     assert re.fullmatch(r"ledger [0-9a-f-]{36} ready at .* \(1 events\)", ready), ready
     assert admin == "admin: alice (granted now: the ledger had no admin)"
     # Another actor's init changes nothing and says who the admin is.
     again = ok(sqlite_uri, "init", "--actor", "mallory")
-    assert again.splitlines() == [ready, "admin: alice"]
+    assert again.splitlines() == [ready, "admin: alice", signing.replace(" (created now, mode 0600)", ""), verifier]
     assert ok(sqlite_uri, "roles", "list", "--json") == json.dumps({"alice": ["admin"]}) + "\n"
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 import ledger
 from ledger import PendingEvent, merkle
 from ledger.errors import IntegrityError, NotFoundError, StorageError, ValidationError
+from ledger.store import merkle_store
 
 EXPERIMENT = ("experiment.created", {"experiment_id": "e1", "name": "credit-scoring", "tags": {}})
 RUN = ("run.started", {"run_id": "r1", "experiment_id": "e1"})
@@ -90,11 +91,16 @@ def test_every_root_and_proof_equals_the_pure_functions(lg: ledger.Ledger) -> No
             merkle.verify_consistency(old_size, size, store.merkle_root(old_size), root, proof)
 
 
-def test_the_tree_has_one_row_per_complete_subtree_of_two_or_more_leaves(lg: ledger.Ledger, uri: str) -> None:
+def _stored_count(size: int) -> int:
+    """Complete subtrees of 8 leaves or more (``merkle_store.MIN_STORED_LEVEL``) in a tree of ``size``."""
+    return sum(size >> level for level in range(merkle_store.MIN_STORED_LEVEL, size.bit_length()))
+
+
+def test_the_tree_has_one_row_per_complete_subtree_of_eight_or_more_leaves(lg: ledger.Ledger, uri: str) -> None:
     _grow(lg)
     leaves = _leaves(lg)
     expected = []
-    for level in range(1, len(leaves).bit_length()):
+    for level in range(merkle_store.MIN_STORED_LEVEL, len(leaves).bit_length()):
         width = 1 << level
         for idx in range(len(leaves) // width):
             expected.append((level, idx, merkle.merkle_root(leaves[idx * width : (idx + 1) * width])))
@@ -177,7 +183,7 @@ def test_a_refused_append_leaves_no_nodes(lg: ledger.Ledger, uri: str) -> None:
     lg.append_many(_metrics(20, 4))  # the tree goes on from where the refused batch would have started
     leaves = _leaves(lg)
     assert lg.merkle_root() == merkle.merkle_root(leaves)
-    assert len(_nodes(uri)) == len(leaves) - len(leaves).bit_count()  # subtrees of 2+ leaves
+    assert len(_nodes(uri)) == _stored_count(len(leaves))
 
 
 def test_writers_that_interleave_keep_one_tree(uri: str) -> None:
@@ -192,7 +198,7 @@ def test_writers_that_interleave_keep_one_tree(uri: str) -> None:
         leaves = _leaves(first)
         for size in range(len(leaves) + 1):
             assert first.merkle_root(size) == second.merkle_root(size) == merkle.merkle_root(leaves[:size])
-    assert len(_nodes(uri)) == len(leaves) - len(leaves).bit_count()  # subtrees of 2+ leaves
+    assert len(_nodes(uri)) == _stored_count(len(leaves))
 
 
 def test_migrating_a_schema_3_ledger_builds_the_same_tree(uri: str, tmp_path: Path, monkeypatch: Any) -> None:
@@ -204,7 +210,7 @@ def test_migrating_a_schema_3_ledger_builds_the_same_tree(uri: str, tmp_path: Pa
     before = _nodes(uri)
     _execute(uri, "DROP TABLE merkle_nodes")
     _execute(uri, "UPDATE ledger_meta SET value = '3' WHERE key = 'schema_version'")
-    with pytest.raises(StorageError, match="has schema version 3, this mlledger uses 4"):
+    with pytest.raises(StorageError, match="has schema version 3, this mlledger uses 5"):
         ledger.open(uri, create=False)
     with ledger.open(uri) as lg:
         assert _nodes(uri) == before
@@ -229,13 +235,13 @@ def test_a_migration_replaces_a_stale_table(uri: str) -> None:
 @pytest.mark.parametrize(
     "statement",
     [
-        "UPDATE merkle_nodes SET hash = hash WHERE level = 1 AND idx = 0",
-        "DELETE FROM merkle_nodes WHERE level = 1 AND idx = 0",
+        "UPDATE merkle_nodes SET hash = hash WHERE level = 3 AND idx = 0",
+        "DELETE FROM merkle_nodes WHERE level = 3 AND idx = 0",
         "DELETE FROM merkle_nodes",
     ],
 )
 def test_the_node_table_refuses_changes(lg: ledger.Ledger, uri: str, statement: str) -> None:
-    _grow(lg, (2,))
+    _grow(lg, (8,))
     before = _nodes(uri)
     with pytest.raises(DBAPIError, match="append-only"):
         _execute(uri, statement)
@@ -245,7 +251,7 @@ def test_the_node_table_refuses_changes(lg: ledger.Ledger, uri: str, statement: 
 @pytest.mark.postgres
 def test_the_node_table_refuses_truncate(pg_uri: str) -> None:
     with ledger.open(pg_uri) as lg:
-        _grow(lg, (2,))
+        _grow(lg, (8,))
     before = _nodes(pg_uri)
     with pytest.raises(DBAPIError, match="TRUNCATE on merkle_nodes refused"):
         _execute(pg_uri, "TRUNCATE merkle_nodes")

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 import ledger
 from ledger import PendingEvent
+from ledger.events import prepare
 
 
 def _start_run(lg: ledger.Ledger, actor: str = "alice") -> None:
@@ -128,19 +129,30 @@ def test_an_early_redaction_does_not_hide_a_later_valid_one(uri: str) -> None:
     with ledger.open(uri) as lg:
         _start_run(lg, actor="a")  # 0, 1
         lg.append("run.params_logged", {"run_id": "r1", "params": {"a": "1"}}, actor="a")  # 2
-        # 3 names seq 5 before it exists: it cannot redact it.
-        lg.append("ledger.redacted", {"target_seq": 5, "reason": "too early", "legal_basis": "none"}, actor="a")
+        # 3 names seq 5 before it exists. The ledger refuses it, so it comes in
+        # as an import would, past the rules: it cannot redact seq 5.
+        early = {
+            "target_seq": 5,
+            "target_type": "run.params_logged",
+            "subject": {"run_id": "r1", "keys": ["c"]},
+            "reason": "too early",
+            "legal_basis": "none",
+        }
+        with pytest.raises(
+            ledger.NotFoundError, match=r"^redaction: event 5 does not exist \(the ledger has 3 events\)$"
+        ):
+            lg.append("ledger.redacted", early, actor="a")
+        lg.store.append([prepare(PendingEvent("ledger.redacted", early, "a"))], lg._clock, enforce_rules=False)
         lg.append("run.params_logged", {"run_id": "r1", "params": {"b": "2"}}, actor="a")  # 4
         assert lg.append("run.params_logged", {"run_id": "r1", "params": {"c": "3"}}, actor="a").seq == 5
     engine = create_engine(uri)
-    delete = text("DELETE FROM payloads WHERE seq = 5")
     with pytest.raises(Exception, match="a payload can only be removed by a redaction event"), engine.begin() as conn:
-        conn.execute(delete)
-    with ledger.open(uri) as lg:
-        lg.append("ledger.redacted", {"target_seq": 5, "reason": "GDPR art. 17", "legal_basis": "erasure"}, actor="dpo")
-    with engine.begin() as conn:
-        conn.execute(delete)
+        conn.execute(text("DELETE FROM payloads WHERE seq = 5"))
     engine.dispose()
+    with ledger.open(uri) as lg:
+        lg.claim_admin(actor="dpo")
+        assert lg.redact(5, reason="GDPR art. 17", legal_basis="erasure", actor="dpo").seq == 7
+        assert lg.event(5).payload is None
     report = _verify(uri)
     assert report.ok
     assert report.redacted == (5,)

@@ -432,16 +432,13 @@ def test_payload_deleted_without_redaction_is_reported(built: Built, raw: RawDb)
 
 def test_payload_removed_by_a_redaction_event_is_not_a_fault(built: Built, raw: RawDb) -> None:
     with ledger.open(built.uri) as lg:
-        redaction = lg.append(
-            "ledger.redacted",
-            {"target_seq": TARGET, "reason": "data subject request DSR-12", "legal_basis": "GDPR Art. 17"},
-            actor="dpo",
-        )
+        redaction = lg.redact(TARGET, reason="data subject request DSR-12", legal_basis="GDPR Art. 17", actor="alice")
     assert redaction.seq == SIZE
 
-    # The triggers are all still there, and they let this one delete through.
+    # The triggers are all still there: they let the redaction's own
+    # transaction delete the row, and refuse any other deletion.
     assert len(raw.trigger_names()) == (len(PG_TRIGGERS) if raw.postgres else len(SQLITE_TRIGGERS))
-    assert raw.execute("DELETE FROM payloads WHERE seq = ?", (TARGET,)) == 1
+    assert raw.rows("SELECT seq FROM payloads WHERE seq = ?", (TARGET,)) == []
     with pytest.raises(raw.error, match="only be removed by a redaction event"):
         raw.execute("DELETE FROM payloads WHERE seq = ?", (TARGET + 1,))  # no redaction names this one
 

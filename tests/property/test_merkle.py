@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import ProofError
+from ledger.errors import ProofError, ValidationError
 from ledger.merkle import (
+    CompactRange,
     consistency_proof,
     inclusion_proof,
     merkle_root,
@@ -95,3 +96,29 @@ def test_one_flipped_bit_breaks_a_consistency_proof(leaves: list[bytes], data: s
         proof[target] = flip_bit(proof[target], bit)
     with pytest.raises(ProofError):
         verify_consistency(old_size, len(leaves), roots[0], roots[1], proof)
+
+
+@given(leaves=st.lists(st.binary(max_size=4), max_size=90), cuts=st.lists(st.integers(0, 90), max_size=5))
+def test_compact_ranges_joined_in_any_pieces_give_the_root(leaves: list[bytes], cuts: list[int]) -> None:
+    bounds = sorted({0, len(leaves), *(c for c in cuts if c <= len(leaves))})
+    pieces = []
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        piece = CompactRange(start, start)
+        for leaf in leaves[start:end]:
+            piece.append(leaf)
+        pieces.append(piece)
+    # Join right to left too: any adjacent ranges join.
+    joined = pieces[-1] if pieces else CompactRange()
+    for piece in reversed(pieces[:-1]):
+        piece.extend(joined)
+        joined = piece
+    assert joined.end == len(leaves)
+    assert joined.root() == naive_root(leaves)
+
+
+def test_compact_range_refusals() -> None:
+    later = CompactRange(4, 4)
+    with pytest.raises(ValidationError, match="a range that begins at 4 has no root"):
+        later.root()
+    with pytest.raises(ValidationError, match="cannot join ranges: this one ends at 0, the other begins at 4"):
+        CompactRange().extend(later)

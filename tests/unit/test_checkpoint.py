@@ -19,8 +19,10 @@ from ledger.checkpoint import (
     VerifierKey,
     open_note,
     origin_for,
+    parse_signer_key,
     parse_verifier_key,
     sign,
+    signer_key,
     verifier_key,
 )
 from ledger.errors import IntegrityError, SignatureError, ValidationError
@@ -414,3 +416,38 @@ def test_opening_with_a_bad_verifier_key_is_a_validation_error() -> None:
 def test_a_verifier_key_of_a_raw_key_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(ValidationError, match="Ed25519 public key has 31 bytes, expected 32"):
         verifier_key(NAME, _raw(KEY)[:31])
+
+
+# --- signer keys (the ledger's key file) -------------------------------------
+
+
+def test_a_signer_key_carries_the_name_and_the_seed() -> None:
+    text = signer_key(NAME, KEY)
+    # Go's note.NewSigner format: PRIVATE+KEY+<name>+<key id>+<base64(0x01 ‖ seed)>
+    seed = base64.b64encode(b"\x01" + bytes(range(32))).decode()
+    assert text == f"PRIVATE+KEY+{NAME}+8bc52b5a+{seed}"
+    name, private = parse_signer_key(text)
+    assert name == NAME and _raw(private) == _raw(KEY)
+    assert open_note(sign(CHECKPOINT, name, private), VKEY) == CHECKPOINT
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("mlledger-test-key+8bc52b5a+AQ==", "expected text starting with 'PRIVATE\\+KEY\\+'"),
+        ("PRIVATE+KEY+bad name+8bc52b5a+AQ==", "key name 'bad name' must be non-empty"),
+        ("PRIVATE+KEY+k+8bc5+AQ==", "key id is not 8 hex digits"),
+        ("PRIVATE+KEY+k+8bc52b5a+!!!", "the key is not base64"),
+        ("PRIVATE+KEY+k+8bc52b5a+AQ==", "expected 0x01 \\(Ed25519\\) and a 32-byte seed"),
+    ],
+)
+def test_a_malformed_signer_key_is_refused_without_echoing_it(text: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as caught:
+        parse_signer_key(text)
+    assert "PRIVATE+KEY" not in str(caught.value).replace("'PRIVATE+KEY+'", "")  # the secret is never echoed
+
+
+def test_a_signer_key_whose_id_is_not_the_keys_is_refused() -> None:
+    forged = signer_key(NAME, KEY).replace("+8bc52b5a+", "+00000000+")
+    with pytest.raises(ValidationError, match="key id 00000000 is not the key's, expected 8bc52b5a"):
+        parse_signer_key(forged)

@@ -12,10 +12,13 @@ PURE_MODULES = [
     "ledger.verify",
     "ledger.errors",
     "ledger.governance",
+    "ledger.redaction_rules",
     "ledger.keys",
     "ledger.signatures",
     "ledger.merkle",
     "ledger.checkpoint",
+    "ledger.proofs",
+    "ledger.bundle",
 ]
 FORBIDDEN = ["sqlalchemy", "click", "networkx", "reportlab", "psycopg", "sqlite3"]
 

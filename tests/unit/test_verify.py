@@ -9,7 +9,8 @@ import pytest
 
 from ledger.encoding import GENESIS_PREV, canonical_json, header_row_bytes
 from ledger.events import PendingEvent, prepare, seal
-from ledger.verify import ChainVerifier, redaction_targets
+from ledger.merkle import merkle_root
+from ledger.verify import ChainVerifier, combine, redaction_targets
 
 Row = list[Any]
 
@@ -51,6 +52,7 @@ def test_intact_chain() -> None:
         "faults_truncated": False,
         "redacted": [],
         "signed_approvals_checked": 0,
+        "root": merkle_root([bytes.fromhex(r[9]) for r in rows]).hex(),
     }
 
 
@@ -175,3 +177,22 @@ def test_a_redaction_committed_during_the_scan_is_explained_afterwards() -> None
     assert report.explain_redactions({4: 3}) == report  # a redaction before its target explains nothing
     explained = report.explain_redactions({4: 12})
     assert explained.ok and explained.redacted == (4,)
+
+
+def test_root_is_the_merkle_root_of_the_stored_hashes_across_segments() -> None:
+    rows = _chain(23)
+    cuts = (0, 5, 16, 17, 23)
+    segments = []
+    for start, stop in zip(cuts, cuts[1:], strict=False):
+        verifier = ChainVerifier()
+        verifier.feed(tuple(r) for r in rows[start:stop])
+        segments.append(verifier.segment())
+    expected = merkle_root([bytes.fromhex(r[9]) for r in rows])
+    assert combine(segments).root == expected == _verify(rows).root
+
+
+def test_no_root_when_seqs_do_not_run_from_zero() -> None:
+    rows = _chain(6)
+    assert _verify(rows[1:]).root is None  # a missing first event
+    assert _verify(rows[:2] + rows[3:]).root is None  # a gap
+    assert _verify(rows[:3] + rows[2:]).root is None  # a duplicate
