@@ -22,7 +22,7 @@ other means). Proofs between equal sizes are empty and need equal roots.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -241,7 +241,9 @@ class CompactRange:
 
     begin: int = 0
     end: int = 0
-    _nodes: list[tuple[int, bytes]] = field(default_factory=list)  # (level, hash), left to right
+    # The tiling subtrees, left to right: their levels and hashes.
+    _levels: list[int] = field(default_factory=list)
+    _hashes: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.end != self.begin:
@@ -250,39 +252,57 @@ class CompactRange:
 
     def append(self, data: bytes) -> None:
         """Add the next leaf (its data, as for ``merkle_root``)."""
-        self._push(0, hashlib.sha256(LEAF_PREFIX + data).digest())
+        self.append_many((data,))
 
-    def push_leaf_hash(self, digest: bytes) -> None:
-        """Add the next leaf by its leaf hash, SHA-256(0x00 ‖ data), already computed."""
-        self._push(0, digest)
+    def append_many(self, leaves: Iterable[bytes]) -> None:
+        """Add the next leaves (their data); the verify hot path, so inlined:
+        leaf ``position`` completes one subtree per trailing 1 bit of its
+        position, while the subtree to its left is there to join."""
+        sha256 = hashlib.sha256
+        levels, hashes = self._levels, self._hashes
+        position = self.end
+        for data in leaves:
+            digest = sha256(LEAF_PREFIX + data).digest()
+            level = 0
+            while (position >> level) & 1 and levels and levels[-1] == level:
+                levels.pop()
+                digest = sha256(NODE_PREFIX + hashes.pop() + digest).digest()
+                level += 1
+            levels.append(level)
+            hashes.append(digest)
+            position += 1
+        self.end = position
 
     def extend(self, other: CompactRange) -> None:
         """Add the range that starts where this one ends."""
         if other.begin != self.end:
             raise ValidationError(f"cannot join ranges: this one ends at {self.end}, the other begins at {other.begin}")
-        for level, digest in other._nodes:
+        for level, digest in zip(other._levels, other._hashes, strict=True):
             self._push(level, digest)
 
     def root(self) -> bytes:
         """MTH of the leaves ``[0, end)``; only a range that begins at 0 has one."""
         if self.begin != 0:
             raise ValidationError(f"a range that begins at {self.begin} has no root; join it to [0, {self.begin})")
-        if not self._nodes:
+        if not self._hashes:
             return EMPTY_ROOT
-        digest = self._nodes[-1][1]
-        for _, left in reversed(self._nodes[:-1]):
+        digest = self._hashes[-1]
+        for left in reversed(self._hashes[:-1]):
             digest = hashlib.sha256(NODE_PREFIX + left + digest).digest()
         return digest
 
     def _push(self, level: int, digest: bytes) -> None:
+        """Add a whole subtree of ``2^level`` leaves starting at ``end`` (aligned to its size)."""
         width = 1 << level
         position = self.end  # where the subtree starts
         self.end += width
-        nodes = self._nodes
+        levels, hashes = self._levels, self._hashes
         # Merge with the left neighbour while the two form an aligned subtree.
-        while nodes and nodes[-1][0] == level and (position - width) % (width << 1) == 0:
-            digest = hashlib.sha256(NODE_PREFIX + nodes.pop()[1] + digest).digest()
+        while levels and levels[-1] == level and (position - width) % (width << 1) == 0:
+            levels.pop()
+            digest = hashlib.sha256(NODE_PREFIX + hashes.pop() + digest).digest()
             position -= width
             level += 1
             width <<= 1
-        nodes.append((level, digest))
+        levels.append(level)
+        hashes.append(digest)

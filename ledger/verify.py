@@ -16,7 +16,8 @@ from typing import Any, Final, Literal
 
 from ledger.encoding import FORMAT_VERSION, GENESIS_PREV, hash_bytes, header_row_bytes, parse_json
 from ledger.errors import LedgerError
-from ledger.merkle import LEAF_PREFIX, CompactRange
+from ledger.merkle import CompactRange
+from ledger.redaction_rules import REDACTABLE_TYPES
 
 __all__ = [
     "ChainVerifier",
@@ -24,6 +25,7 @@ __all__ = [
     "FaultKind",
     "Segment",
     "VerifyReport",
+    "check_redacted_types",
     "combine",
     "redaction_targets",
 ]
@@ -37,8 +39,10 @@ FaultKind = Literal[
     "payload_missing",
     "signature_invalid",
     "merkle_mismatch",
+    "redaction_invalid",
 ]
 MAX_FAULTS: Final = 1000
+_TREE_CHUNK: Final = 4096  # event hashes hashed into the tree at a time
 # Within one event, faults are listed in the order a single pass finds them.
 _KIND_ORDER: Final = {
     "gap": 0,
@@ -49,6 +53,7 @@ _KIND_ORDER: Final = {
     "broken_link": 3,
     "signature_invalid": 4,
     "merkle_mismatch": 5,
+    "redaction_invalid": 1,
 }
 
 
@@ -134,6 +139,23 @@ class VerifyReport:
             signatures=self.signatures,
             root=self.root,
         )
+
+
+def check_redacted_types(types: Mapping[int, str]) -> list[Fault]:
+    """A fault for each redacted payload (seq -> its event's type, read from
+    the hashed header) of a type no redaction may erase: such a payload is
+    gone under the cover of a ``ledger.redacted`` event written past the
+    ledger's rules (registry evidence, a run's existence), which is tampering."""
+    return [
+        Fault(
+            seq,
+            "redaction_invalid",
+            f"the payload of this {kind} event was removed by a ledger.redacted event, but {kind} payloads "
+            f"cannot be redacted (only {', '.join(REDACTABLE_TYPES)}): written past the ledger's rules",
+        )
+        for seq, kind in sorted(types.items())
+        if kind not in REDACTABLE_TYPES
+    ]
 
 
 def redaction_targets(rows: Iterable[tuple[Any, ...]]) -> dict[int, int]:
@@ -243,6 +265,7 @@ class ChainVerifier:
     _fault_total: int = 0
     _redacted: list[int] = field(default_factory=list)
     _tree: CompactRange | None = None
+    _leaves: list[bytes] = field(default_factory=list)
     _tree_broken: bool = False  # a gap or a duplicate: the leaves no longer sit at their seqs
 
     def feed(self, rows: Iterable[tuple[Any, ...]]) -> int:
@@ -255,7 +278,7 @@ class ChainVerifier:
         expected, prev = self._next_seq, self._prev
         count = self._count
         read = 0
-        push = self._push_leaf
+        leaves = self._leaves  # event hashes waiting to enter the tree, a chunk at a time
         for seq, v, id_, type_, schema, time, actor, digest, link, stored, body in rows:
             read += 1
             if seq != expected:
@@ -298,16 +321,23 @@ class ChainVerifier:
                 )
             if link != prev:
                 self._fault(seq, "broken_link", _link_detail(link, seq, prev))  # type: ignore[arg-type]
-            push(sha256(LEAF_PREFIX + hash_bytes(stored)).digest())
+            try:
+                leaves.append(bytes.fromhex(stored))
+            except (TypeError, ValueError):
+                leaves.append(hash_bytes(stored))
+            if len(leaves) == _TREE_CHUNK:
+                self._grow_tree()
             prev = stored
             expected = seq + 1
         self._next_seq, self._prev, self._count = expected, prev, count
+        self._grow_tree()
         return read
 
-    def _push_leaf(self, leaf: bytes) -> None:
+    def _grow_tree(self) -> None:
         if self._tree is None:
             self._tree = CompactRange(self._first_seq or 0, self._first_seq or 0)
-        self._tree.push_leaf_hash(leaf)
+        self._tree.append_many(self._leaves)
+        self._leaves.clear()
 
     def _fault(self, seq: int, kind: FaultKind, detail: str) -> None:
         self._fault_total += 1

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 import ledger
 from ledger.encoding import canonical_json, header_row_bytes
+from ledger.events import prepare
 from ledger.governance import artifact_digest
 
 TARGET = 7  # the event every test tampers with
@@ -450,6 +451,31 @@ def test_payload_removed_by_a_redaction_event_is_not_a_fault(built: Built, raw: 
     assert report.redacted == (TARGET,)
     assert report.events == SIZE + 1
     assert report.head == redaction.hash
+
+
+def test_a_redaction_forged_past_the_rules_is_reported(built: Built, raw: RawDb) -> None:
+    """The database owner appends a ledger.redacted event past the ledger's
+    rules (an import path that skips them) naming the approval, then deletes
+    its payload, which the trigger allows once a redaction names it. The chain
+    and any checkpoint still hold (appending is a lawful extension), but the
+    approval's evidence cannot be redacted by any rule: verify says so."""
+    approval = next(e for e in built.events if e.type == "model.transition_approved")
+    forged = {
+        "target_seq": approval.seq,
+        "target_type": approval.type,
+        "subject": {"run_id": "r1"},
+        "reason": "cleanup",
+        "legal_basis": "none",
+    }
+    with ledger.open(built.uri) as lg:
+        lg.store.append(
+            [prepare(ledger.PendingEvent("ledger.redacted", forged, "mallory"))], lg._clock, enforce_rules=False
+        )
+    assert raw.execute("DELETE FROM payloads WHERE seq = ?", (approval.seq,)) == 1
+
+    report = _verify(built.uri)
+    assert [(f.seq, f.kind) for f in report.faults] == [(approval.seq, "redaction_invalid")]
+    assert "model.transition_approved payloads cannot be redacted" in report.faults[0].detail
 
 
 # -- the CLI reports it too -------------------------------------------------------
