@@ -43,7 +43,15 @@ from ledger.signatures import SIGNATURE_TYPES, check_approval_signatures
 from ledger.store import EventStore
 from ledger.store.sql import Head, SqlEventStore, safe_uri
 from ledger.tracking import ActiveRun, MetricValue, RunView, TrackingReader, _user_tags, new_run_id
-from ledger.verify import ChainVerifier, Fault, Segment, VerifyReport, combine, redaction_targets
+from ledger.verify import (
+    ChainVerifier,
+    Fault,
+    Segment,
+    VerifyReport,
+    check_redacted_types,
+    combine,
+    redaction_targets,
+)
 
 __all__ = ["DEFAULT_URI", "Ledger", "default_actor", "default_uri", "open"]
 
@@ -410,6 +418,8 @@ class Ledger(RegistryCommands, CheckpointCommands, RedactionCommands, EvidenceCo
             report = self._verify_in_processes(head.size, redactions, workers, progress)
         if any(fault.kind == "payload_missing" for fault in report.faults):
             report = report.explain_redactions(redaction_targets(self.store.redaction_rows()))
+        if report.redacted:
+            report = report.with_faults(check_redacted_types({seq: self.store.row(seq)[3] for seq in report.redacted}))
         if report.ok:  # with the chain intact, the stored tree must be the tree of its hashes
             report = report.with_faults(self._tree_faults(head.size, report.root))
         return report.with_signatures(*check_approval_signatures(self.store.rows_of_types(SIGNATURE_TYPES)))
