@@ -489,6 +489,7 @@ def _next_commands(
         (f"{prefix} models as-of {before} {MODEL} --stage Production", f"  # then: v{archived}"),
         (f'{prefix} verify --checkpoint {notes} --key "$({prefix} key public)"', "  # extends every signed note"),
         (f"{prefix} proof {handover} -o proof.json", "  # the promotion, provable offline"),
+        (f"{prefix} evidence {MODEL} {champion} -o {MODEL}-v{champion}-evidence.zip", "  # every event, each proven"),
     ]
 
 

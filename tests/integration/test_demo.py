@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,23 @@ def test_demo_tells_the_story_once_and_leaves_what_it_says(uri: str, workspace: 
         assert report.ok and report.signatures == 1
         assert f"verifies the ledger: {report.events} events intact" in result.output
         head = lg.head()
+
+    # Every command the officer is told to type next works as printed (the shell
+    # expands $(mlledger key public)); on PostgreSQL the printed URI hides the
+    # password, so only the SQLite commands can run as they are.
+    commands = result.output.split("A compliance officer would go on with:\n")[1].split("done in")[0]
+    for line in commands.strip().splitlines() if uri.startswith("sqlite") else []:
+        command = line.strip().split("  # ")[0]
+        ran = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False, timeout=120)
+        assert ran.returncode == 0, (command, ran.stdout, ran.stderr)
+        if " verify --checkpoint " in command:
+            assert "checkpoints: the ledger extends all 6" in ran.stdout
+    # The signed checkpoints the story kept: every 50 events, and one at the end.
+    with ledger.open(uri, create=False) as lg:
+        sizes = [c.size for c in lg.checkpoints()]
+    assert sizes == [*range(50, report.events, 50), report.events]
+    base = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite") else workspace / "mlledger"
+    assert sorted(p.name for p in (base / "checkpoints").iterdir()) == [f"checkpoint-{n:012d}.note" for n in sizes]
 
     again = invoke_demo(uri)
     assert again.exit_code == 2
