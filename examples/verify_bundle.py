@@ -102,20 +102,23 @@ def key_id(name: str, public_key: bytes) -> bytes:
 
 
 def parse_verifier_key(text: str) -> tuple[str, bytes, bytes]:
-    """(name, key id, 32-byte public key) of ``name+hexid+base64(0x01 || key)``."""
+    """(name, key id, 32-byte public key) of ``name+hexid+base64(0x01 || key)``.
+    Errors never repeat the key's last part: a private key given by mistake
+    must not be printed."""
+    if text.strip().startswith("PRIVATE+KEY+"):
+        raise UnreadableError("this is a signing (private) key, not the verifier key: keep it secret")
     name, _, rest = text.strip().partition("+")
     hex_id, _, encoded = rest.partition("+")
+    where = f"verifier key {name[:64]!r}"
     try:
         data = base64.b64decode(encoded, validate=True)
         stated = bytes.fromhex(hex_id)
     except (binascii.Error, ValueError) as e:
-        raise UnreadableError(f"verifier key {text.strip()!r}: {e}") from e
+        raise UnreadableError(f"{where}: expected name+<8 hex>+base64(0x01 || 32-byte Ed25519 key)") from e
     if not name or data[:1] != ED25519 or len(data) != 33 or len(stated) != 4:
-        raise UnreadableError(
-            f"verifier key {text.strip()!r}: expected name+<8 hex>+base64(0x01 || 32-byte Ed25519 key)"
-        )
+        raise UnreadableError(f"{where}: expected name+<8 hex>+base64(0x01 || 32-byte Ed25519 key)")
     if key_id(name, data[1:]) != stated:
-        raise UnreadableError(f"verifier key {text.strip()!r}: the key id is not the key's")
+        raise UnreadableError(f"{where}: the key id is not the key's")
     return name, stated, data[1:]
 
 

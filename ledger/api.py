@@ -48,7 +48,7 @@ from ledger.verify import (
     Fault,
     Segment,
     VerifyReport,
-    check_redacted_types,
+    check_redactions,
     combine,
     redaction_targets,
 )
@@ -419,7 +419,9 @@ class Ledger(RegistryCommands, CheckpointCommands, RedactionCommands, EvidenceCo
         if any(fault.kind == "payload_missing" for fault in report.faults):
             report = report.explain_redactions(redaction_targets(self.store.redaction_rows()))
         if report.redacted:
-            report = report.with_faults(check_redacted_types({seq: self.store.row(seq)[3] for seq in report.redacted}))
+            erased = {seq: self.store.row(seq)[3] for seq in report.redacted}
+            roles = self.store.rows_of_types(("actor.role_granted", "actor.role_revoked"))
+            report = report.with_faults(check_redactions(erased, self.store.redaction_rows(), roles))
         if report.ok:  # with the chain intact, the stored tree must be the tree of its hashes
             report = report.with_faults(self._tree_faults(head.size, report.root))
         return report.with_signatures(*check_approval_signatures(self.store.rows_of_types(SIGNATURE_TYPES)))

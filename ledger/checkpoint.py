@@ -108,22 +108,36 @@ def verifier_key(name: str, public_key: Ed25519PublicKey | bytes) -> str:
 
 
 def parse_verifier_key(text: str) -> VerifierKey:
-    """Read a verifier key string; refuse a bad name, a key id that is not the key's, or a non-Ed25519 key."""
+    """Read a verifier key string; refuse a bad name, a key id that is not the key's, or a non-Ed25519 key.
+
+    Errors name the key by ``<name>+<key id>`` only, never its last part: a
+    signing key given by mistake must not end up in a terminal or a log."""
+    if text.startswith(SIGNER_KEY_PREFIX):
+        raise ValidationError(
+            "this is a signing (private) key, not a verifier key: give the verifier key "
+            "(`mlledger key public` prints it); keep the signing key secret"
+        )
     name, _, rest = text.partition("+")
     hex_id, _, encoded = rest.partition("+")  # the base64 part may itself contain "+"
-    _check_key_name(name, f"verifier key {text!r}")
+    where = f"verifier key {name[:64]!r}"
+    _check_key_name(name, where)
     if not _KEY_ID_HEX.fullmatch(hex_id):
-        raise ValidationError(f"verifier key {text!r}: key id {hex_id!r} is not 8 hex digits")
-    data = _b64decode(encoded, f"verifier key {text!r}: key")
+        raise ValidationError(f"{where}: key id {hex_id[:16]!r} is not 8 hex digits (<name>+<8 hex>+<base64 key>)")
+    if not encoded:
+        raise ValidationError(f"{where}: key is empty")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ValidationError(f"{where}: key is not base64") from e
     if data[:1] != ED25519_ALGORITHM_BYTE:
         found = f"0x{data[0]:02x}" if data else "nothing"
-        raise ValidationError(f"verifier key {text!r}: algorithm byte is {found}, expected 0x01 (Ed25519)")
+        raise ValidationError(f"{where}: algorithm byte is {found}, expected 0x01 (Ed25519)")
     raw = data[1:]
     if len(raw) != PUBLIC_KEY_SIZE:
-        raise ValidationError(f"verifier key {text!r}: public key has {len(raw)} bytes, expected {PUBLIC_KEY_SIZE}")
+        raise ValidationError(f"{where}: public key has {len(raw)} bytes, expected {PUBLIC_KEY_SIZE}")
     expected = _key_id(name, raw)
     if bytes.fromhex(hex_id) != expected:
-        raise ValidationError(f"verifier key {text!r}: key id {hex_id} is not the key's, expected {expected.hex()}")
+        raise ValidationError(f"{where}: key id {hex_id} is not the key's, expected {expected.hex()}")
     return VerifierKey(name, expected, raw)
 
 

@@ -25,7 +25,7 @@ __all__ = [
     "FaultKind",
     "Segment",
     "VerifyReport",
-    "check_redacted_types",
+    "check_redactions",
     "combine",
     "redaction_targets",
 ]
@@ -141,21 +141,54 @@ class VerifyReport:
         )
 
 
-def check_redacted_types(types: Mapping[int, str]) -> list[Fault]:
-    """A fault for each redacted payload (seq -> its event's type, read from
-    the hashed header) of a type no redaction may erase: such a payload is
-    gone under the cover of a ``ledger.redacted`` event written past the
-    ledger's rules (registry evidence, a run's existence), which is tampering."""
-    return [
-        Fault(
-            seq,
-            "redaction_invalid",
-            f"the payload of this {kind} event was removed by a ledger.redacted event, but {kind} payloads "
-            f"cannot be redacted (only {', '.join(REDACTABLE_TYPES)}): written past the ledger's rules",
-        )
-        for seq, kind in sorted(types.items())
-        if kind not in REDACTABLE_TYPES
-    ]
+def check_redactions(
+    erased: Mapping[int, str],
+    redactions: Iterable[tuple[Any, ...]],
+    role_events: Iterable[tuple[Any, ...]],
+) -> list[Fault]:
+    """Re-check, from the events alone, the rules a redaction had to pass:
+    for each erased payload (target seq -> its type, from the hashed header)
+    the ``ledger.redacted`` event that erased it (the first after it naming
+    it; ``redactions`` are stored rows of those events) must target a
+    redactable type, name that type (schema 2), and be by an actor who held
+    ``admin`` then (``role_events``: (seq, type, actor, hash, body) of
+    ``actor.role_granted``/``actor.role_revoked``). A redaction written past
+    the ledger's rules, by the database's owner, fails here although the chain
+    and every checkpoint hold: appending is a lawful extension."""
+    admin: dict[str, list[tuple[int, bool]]] = {}
+    for seq, kind, _actor, _hash, body in role_events:
+        payload = _payload_of(body)
+        if payload.get("role") == "admin" and isinstance(payload.get("actor"), str):
+            admin.setdefault(payload["actor"], []).append((seq, kind == "actor.role_granted"))
+    by_target: dict[int, tuple[int, str, dict[str, Any]]] = {}
+    for row in redactions:
+        payload = _payload_of(row[10])
+        target = payload.get("target_seq")
+        if type(target) is int and target < row[0] and target not in by_target:
+            by_target[target] = (row[0], row[6], payload)
+    faults = []
+    for target, kind in sorted(erased.items()):
+        seq, actor, payload = by_target.get(target, (-1, "", {}))
+        held = [granted for at, granted in admin.get(actor, []) if at < seq]
+        problem = None
+        if kind not in REDACTABLE_TYPES:
+            problem = f"{kind} payloads cannot be redacted (only {', '.join(REDACTABLE_TYPES)})"
+        elif payload.get("target_type", kind) != kind:
+            problem = f"it names the target as {payload.get('target_type')!r}, the event is {kind}"
+        elif not (held and held[-1]):
+            problem = f"its actor {actor!r} was not an admin then"
+        if problem:
+            detail = f"payload removed by ledger.redacted event {seq}, which no rule allows: {problem}"
+            faults.append(Fault(target, "redaction_invalid", f"{detail} (written past the ledger's rules)"))
+    return faults
+
+
+def _payload_of(body: object) -> dict[str, Any]:
+    try:
+        payload = parse_json(body) if isinstance(body, str) else None
+    except LedgerError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 def redaction_targets(rows: Iterable[tuple[Any, ...]]) -> dict[int, int]:

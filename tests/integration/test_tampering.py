@@ -475,7 +475,35 @@ def test_a_redaction_forged_past_the_rules_is_reported(built: Built, raw: RawDb)
 
     report = _verify(built.uri)
     assert [(f.seq, f.kind) for f in report.faults] == [(approval.seq, "redaction_invalid")]
-    assert "model.transition_approved payloads cannot be redacted" in report.faults[0].detail
+    assert "which no rule allows: model.transition_approved payloads cannot be redacted" in report.faults[0].detail
+
+
+@pytest.mark.parametrize(
+    ("actor", "extra", "problem"),
+    [
+        (
+            "mallory",
+            {"target_type": "run.params_logged", "subject": {"run_id": "r1", "keys": ["eta", "max_depth"]}},
+            "its actor 'mallory' was not an admin then",
+        ),
+        ("alice", {"target_type": "run.tags_set", "subject": {"run_id": "r1", "keys": ["x"]}}, "names the target as"),
+    ],
+)
+def test_a_redaction_of_a_redactable_type_forged_past_the_rules_is_reported(
+    built: Built, raw: RawDb, actor: str, extra: dict[str, Any], problem: str
+) -> None:
+    """Only INSERT and the trigger-checked DELETE, the application role's own
+    grants: a redaction nobody may make (not an admin, or lying about its
+    target) erases a param payload, and verify names it."""
+    forged = {"target_seq": TARGET, "reason": "cleanup", "legal_basis": "none", **extra}
+    with ledger.open(built.uri) as lg:
+        prepared = prepare(ledger.PendingEvent("ledger.redacted", forged, actor))
+        lg.store.append([prepared], lg._clock, enforce_rules=False)
+    assert raw.execute("DELETE FROM payloads WHERE seq = ?", (TARGET,)) == 1  # the triggers allow it
+
+    report = _verify(built.uri)
+    assert [(f.seq, f.kind) for f in report.faults] == [(TARGET, "redaction_invalid")]
+    assert problem in report.faults[0].detail
 
 
 # -- the CLI reports it too -------------------------------------------------------

@@ -451,3 +451,14 @@ def test_a_signer_key_whose_id_is_not_the_keys_is_refused() -> None:
     forged = signer_key(NAME, KEY).replace("+8bc52b5a+", "+00000000+")
     with pytest.raises(ValidationError, match="key id 00000000 is not the key's, expected 8bc52b5a"):
         parse_signer_key(forged)
+
+
+def test_a_signing_key_given_as_a_verifier_key_is_refused_without_echoing_it() -> None:
+    secret = signer_key(NAME, KEY)
+    with pytest.raises(ValidationError, match="this is a signing \\(private\\) key, not a verifier key") as caught:
+        parse_verifier_key(secret)
+    assert secret.rsplit("+", 1)[1] not in str(caught.value)
+    mangled = secret.removeprefix("PRIVATE+")  # a mistyped one: still never echoed
+    with pytest.raises(ValidationError) as caught:
+        parse_verifier_key(mangled)
+    assert secret.rsplit("+", 1)[1] not in str(caught.value)
