@@ -178,7 +178,8 @@ def verify_proof(file: str, verifier: str) -> None:
     except (OSError, UnicodeDecodeError) as e:
         raise ValidationError(f"cannot read {file}: {e}") from e
     checked = check_proof(parse_json(text), verifier_key_argument(verifier))
-    kind = "" if checked.type is None else f" ({checked.type}{', payload redacted' if checked.redacted else ''})"
+    absent = ", payload absent: redacted, says the document; a proof does not carry the redaction"
+    kind = "" if checked.type is None else f" ({checked.type}{absent if checked.redacted else ''})"
     click.echo(
         f"ok: event {checked.seq}{kind}, hash {checked.hash}, is in the tree of {checked.tree_size} events "
         f"of {checked.origin} signed by the key"

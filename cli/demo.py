@@ -487,7 +487,7 @@ def _next_commands(
         (f"{prefix} models show {MODEL} {champion}", ""),
         (f"{prefix} models history {MODEL}", ""),
         (f"{prefix} models as-of {before} {MODEL} --stage Production", f"  # then: v{archived}"),
-        (f'{prefix} verify --checkpoint {notes} --key "$({prefix} key public)"', "  # extends every signed note"),
+        (f"{prefix} verify --checkpoint {notes} --key {notes.parent / 'verifier.key'}", "  # extends every note"),
         (f"{prefix} proof {handover} -o proof.json", "  # the promotion, provable offline"),
         (f"{prefix} evidence {MODEL} {champion} -o {MODEL}-v{champion}-evidence.zip", "  # every event, each proven"),
     ]
@@ -497,14 +497,17 @@ def _checkpoints(story: _Story) -> Path:
     """carol makes sure the ledger has its signing key and keeps a signed
     checkpoint every CHECKPOINT_EVERY events in a directory beside the ledger."""
     lg = story.lg
-    signing, created = lg.setup_signing_key()
+    signing, status = lg.setup_signing_key()
     uri = lg.uri
     base = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else Path("mlledger")
     notes = (base / "checkpoints").resolve()
     notes.mkdir(parents=True, exist_ok=True)
     lg.set_checkpoint_schedule(CHECKPOINT_EVERY, notes)
-    made = "creates the ledger's signing key" if created else "uses the ledger's signing key"
+    made = "creates the ledger's signing key" if status == "created" else "uses the ledger's signing key"
     story.say(ADMIN, f"{made} ({signing.path}); a signed checkpoint every {CHECKPOINT_EVERY} events goes to {notes}")
+    # What carol hands the auditors, by another channel than the ledger itself.
+    (notes.parent / "verifier.key").write_text(signing.verifier_key + "\n", encoding="utf-8")
+    story.say(ADMIN, f"hands the auditors the verifier key: {notes.parent / 'verifier.key'}")
     return notes
 
 

@@ -26,6 +26,7 @@ from cli.events import event
 from cli.evidence import evidence
 from cli.models import keys, models, policy, roles
 from cli.redaction import redact
+from ledger.checkpoint import parse_verifier_key
 from ledger.checkpoints import CheckpointFinding, read_notes
 from ledger.encoding import parse_json
 from ledger.errors import IntegrityError, LedgerError
@@ -104,11 +105,12 @@ def init(ctx: click.Context, actor: str | None, key_file: str | None) -> None:
     with _open(ctx, create=True) as lg:
         claimed = lg.claim_admin(actor=actor)
         admins = [who for who, held in lg.registry.roles().items() if "admin" in held]
-        signing, created = lg.setup_signing_key(key_file)
         click.echo(f"ledger {lg.ledger_id} ready at {lg.display_uri} ({lg.size()} events)")
-    granted = " (granted now: the ledger had no admin)" if claimed else ""
-    click.echo(f"admin: {', '.join(admins)}{granted}")
-    click.echo(f"signing key: {signing.path}{' (created now, mode 0600)' if created else ''}")
+        granted = " (granted now: the ledger had no admin)" if claimed else ""
+        click.echo(f"admin: {', '.join(admins)}{granted}")
+        signing, status = lg.setup_signing_key(key_file)
+    how = {"created": " (created now, mode 0600)", "adopted": " (an existing key file, adopted now)"}
+    click.echo(f"signing key: {signing.path}{how.get(status, '')}")
     click.echo(f"verifier key: {signing.verifier_key}")
 
 
@@ -150,7 +152,7 @@ def _read_payload(argument: str) -> str:
     "checkpoints",
     multiple=True,
     type=click.Path(exists=True),
-    help="A checkpoint note kept outside the ledger, or a directory of them (repeatable): "
+    help="A checkpoint note kept outside the ledger, or a directory of them (*.note; repeatable): "
     "the ledger must extend each (needs --key).",
 )
 @click.option("--key", "verifier", help="The verifier key the checkpoints must be signed with, or a file holding it.")
@@ -169,6 +171,9 @@ def verify(
     Exit 0 intact, 1 faulty."""
     if checkpoints and not verifier:
         raise click.UsageError("--checkpoint needs --key VKEY: the verifier key you hold, not one read from the ledger")
+    vkey = verifier_key_argument(verifier) if verifier else None
+    if vkey is not None:
+        parse_verifier_key(vkey)  # a bad key fails now, not after the whole chain is read
     notes = [note for path in checkpoints for note in read_notes(path)]
     if checkpoints and not notes:
         raise click.UsageError(f"no checkpoint notes found in {', '.join(checkpoints)}")
@@ -176,11 +181,7 @@ def verify(
         report = lg.verify(progress=progress, workers=workers)
         problems = lg.verify_artifacts() if artifacts else []
         redactions = {r.target_seq: r for r in lg.redactions()} if report.redacted and not as_json else {}
-        findings = (
-            lg.check_checkpoints(notes, verifier_key_argument(verifier), size=report.events, root=report.root)
-            if verifier and notes
-            else []
-        )
+        findings = lg.check_checkpoints(notes, vkey, size=report.events, root=report.root) if vkey and notes else []
     failed_checkpoints = [finding for finding in findings if not finding.ok]
     if as_json:
         document = report.to_json()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,9 +65,12 @@ KEY_FILE_ENV: Final = "MLLEDGER_KEY_FILE"
 _VERIFIER_META: Final = "verifier_key"
 _EVERY_META: Final = "checkpoint_every"
 _DIR_META: Final = "checkpoint_dir"
+_SCHEDULE_TTL: Final = 5.0  # seconds a writer trusts the schedule it read
 _log = logging.getLogger("mlledger")
 
-FindingKind = Literal["consistent", "unreadable", "signature", "origin", "fork", "truncated", "inconsistent"]
+FindingKind = Literal[
+    "consistent", "unreadable", "signature", "origin", "fork", "truncated", "inconsistent", "tree_damaged"
+]
 
 
 def default_key_path(uri: str) -> Path:
@@ -148,17 +152,17 @@ class CheckpointFinding:
 
 
 def read_notes(path: str | Path) -> list[tuple[str, str]]:
-    """(name, text) of the checkpoint note in ``path``, or of every file in
-    the directory ``path`` (sorted by name; hidden files skipped)."""
+    """(name, text) of the checkpoint note in ``path``, or of every ``*.note``
+    file in the directory ``path`` (sorted by name; hidden files skipped)."""
     where = Path(path)
     try:
-        files = (
-            sorted(p for p in where.iterdir() if p.is_file() and not p.name.startswith("."))
-            if where.is_dir()
-            else [where]
-        )
-        return [(str(file), file.read_text(encoding="utf-8")) for file in files]
-    except (OSError, UnicodeDecodeError) as e:
+        if where.is_dir():
+            files = sorted(p for p in where.glob("*.note") if p.is_file() and not p.name.startswith("."))
+        else:
+            files = [where]
+        # Undecodable bytes become U+FFFD: such a file fails as an unreadable note, not the whole check.
+        return [(str(file), file.read_bytes().decode("utf-8", errors="replace")) for file in files]
+    except OSError as e:
         raise ValidationError(f"cannot read checkpoints from {path}: {e}") from e
 
 
@@ -203,6 +207,7 @@ class CheckpointCommands:
     uri: str
     _clock: Callable[[], str]
     _schedule: tuple[int, str | None] | None = None
+    _schedule_read: float = 0.0
     _schedule_warned: bool = False
 
     if TYPE_CHECKING:
@@ -218,17 +223,31 @@ class CheckpointCommands:
         """``path``, else the default signing-key location of this ledger."""
         return Path(path) if path else default_key_path(self.uri)
 
-    def setup_signing_key(self, path: str | Path | None = None) -> tuple[SigningKey, bool]:
-        """The ledger's signing key, created (mode 0600) when the ledger has
-        none yet; returns it and whether it was created now."""
+    def setup_signing_key(self, path: str | Path | None = None) -> tuple[SigningKey, str]:
+        """The ledger's signing key and how it was found: "created" (mode
+        0600) or "adopted" (an existing file) when the ledger had none yet,
+        else "existing" (checked to be the ledger's)."""
         where = self.key_path(path)
         recorded = self.store.meta(_VERIFIER_META)
         if recorded is not None:
-            return self.signing_key(where), False
-        created = not where.exists()
-        key = create_key_file(where, origin_for(self.ledger_id)) if created else load_key_file(where)
+            if not where.exists():
+                raise NotFoundError(
+                    f"this ledger's signing key ({_key_label(recorded)}) is not at {where}: give its path with "
+                    f"--key-file or {KEY_FILE_ENV}"
+                )
+            return self.signing_key(where), "existing"
+        origin = origin_for(self.ledger_id)
+        if not where.exists():
+            key, status = create_key_file(where, origin), "created"
+        else:
+            key, status = load_key_file(where), "adopted"
+            if key.name.startswith("mlledger/") and key.name != origin:
+                raise ValidationError(
+                    f"the signing key at {where} is named {key.name}, another ledger's: give this ledger its own "
+                    f"key (another --key-file path)"
+                )
         self.store.set_meta({_VERIFIER_META: key.verifier_key})
-        return key, created
+        return key, status
 
     def signing_key(self, path: str | Path | None = None) -> SigningKey:
         """The signing key at ``path`` (or the default), checked to be this ledger's."""
@@ -257,6 +276,7 @@ class CheckpointCommands:
         key = key or self.signing_key()
         size = self.size()
         root = self.store.merkle_root(size)
+        self._refuse_to_sign_a_rewrite(size, root)
         note = sign(Checkpoint(origin_for(self.ledger_id), size, root), key.name, key.private_key)
         stored_root, time, stored_note = self.store.add_checkpoint(
             size, root.hex(), format_time(datetime.now(UTC)), note
@@ -271,6 +291,22 @@ class CheckpointCommands:
         if directory:
             self._publish(checkpoint, Path(directory))
         return checkpoint
+
+    def _refuse_to_sign_a_rewrite(self, size: int, root: bytes) -> None:
+        """The tree about to be signed must extend the last checkpoint this
+        ledger signed: the key never vouches for a history that contradicts
+        its own earlier word (a rewrite, or a fork copied in)."""
+        signed = [c for c in self.checkpoints() if c.size < size]
+        if not signed:
+            return
+        last = signed[-1]
+        try:
+            verify_consistency(last.size, size, last.root, root, self.store.consistency_proof(last.size, size))
+        except (ProofError, IntegrityError) as e:
+            raise IntegrityError(
+                f"refusing to sign the tree of {size} events: it does not extend the checkpoint of {last.size} "
+                f"events signed on {last.time} ({e}); run `mlledger verify --checkpoint` with the notes kept elsewhere"
+            ) from e
 
     def checkpoints(self) -> list[StoredCheckpoint]:
         """Every checkpoint stored in the ledger, smallest first."""
@@ -297,22 +333,33 @@ class CheckpointCommands:
         signed = checkpoint or self.covering_checkpoint(seq)
         if seq >= signed.size:
             raise ValidationError(f"event {seq} is not in the checkpoint of {signed.size} events")
-        path = self.store.inclusion_proof(seq, signed.size)
         row = self.store.row(seq)
-        try:  # never hand out a proof that fails: the stored tree may be damaged
-            verify_inclusion(seq, signed.size, bytes.fromhex(row[9]), path, signed.root)
-        except (ProofError, ValueError) as e:
+        path = self.checked_inclusion_proof(row, signed)
+        return proof_document(row, signed.size, signed.root, path, signed.note)
+
+    def checked_inclusion_proof(self, row: Sequence[Any], signed: StoredCheckpoint) -> list[bytes]:
+        """The inclusion proof of the stored event ``row`` in ``signed``'s tree,
+        checked before it is handed out: a damaged stored tree gives no proof."""
+        seq = row[0]
+        path = self.store.inclusion_proof(seq, signed.size)
+        try:
+            verify_inclusion(seq, signed.size, hash_bytes(row[9]), path, signed.root)
+        except ProofError as e:
             raise IntegrityError(
                 f"event {seq}: the stored Merkle tree gives no valid proof against the checkpoint of "
                 f"{signed.size} events ({e}): run `mlledger verify`"
             ) from e
-        return proof_document(row, signed.size, signed.root, path, signed.note)
+        return path
 
     def checkpoint_schedule(self) -> tuple[int, str | None]:
-        """(every N events, directory) of automatic checkpoints; N = 0: off."""
-        if self._schedule is None:
+        """(every N events, directory) of automatic checkpoints; N = 0: off.
+        Read again after ``_SCHEDULE_TTL`` seconds, so running writers follow
+        a schedule another process sets."""
+        now = time.monotonic()
+        if self._schedule is None or now - self._schedule_read > _SCHEDULE_TTL:
             every = self.store.meta(_EVERY_META)
             self._schedule = (int(every) if every else 0, self.store.meta(_DIR_META))
+            self._schedule_read = now
         return self._schedule
 
     def set_checkpoint_schedule(self, every: int, directory: str | Path | None = None) -> None:
@@ -399,12 +446,19 @@ class CheckpointCommands:
             opened.append((source, checkpoint))
         opened.sort(key=lambda item: item[1].size)
         findings += self._forks(opened)
-        good = 0  # the largest size known to match: the first differing seq is at or after it
-        for source, checkpoint in opened:
-            finding = self._check_one(source, checkpoint, size, root, good)
-            if finding.ok:
-                good = checkpoint.size
-            findings.append(finding)
+        # Proofs first; the roots of the notes whose proof failed then come
+        # from one pass over the events, however many notes failed.
+        failed = [
+            cp.size for _, cp in opened if cp.size <= size and root is not None and not self._extends(cp, size, root)
+        ]
+        recomputed = self._roots_from_events(failed)
+        verdicts = [self._check_one(source, cp, size, root, recomputed) for source, cp in opened]
+        matching = [v.size for v in verdicts if v.size is not None and (v.ok or v.kind == "tree_damaged")]
+        for verdict in verdicts:
+            if verdict.kind in ("inconsistent", "truncated") and verdict.size is not None:
+                findings.append(_bracketed(verdict, max((m for m in matching if m < verdict.size), default=0), size))
+            else:
+                findings.append(verdict)
         return findings
 
     def _forks(self, opened: Sequence[tuple[str, Checkpoint]]) -> list[CheckpointFinding]:
@@ -418,38 +472,63 @@ class CheckpointCommands:
                 findings.append(CheckpointFinding(source, "fork", detail, checkpoint.size))
         return findings
 
+    def _extends(self, checkpoint: Checkpoint, size: int, root: bytes) -> bool:
+        """Whether the stored tree proves today's ``root`` extends ``checkpoint``."""
+        try:
+            proof = self.store.consistency_proof(checkpoint.size, size)
+            verify_consistency(checkpoint.size, size, checkpoint.root, root, proof)
+        except (ProofError, IntegrityError):
+            return False
+        return True
+
     def _check_one(
-        self, source: str, checkpoint: Checkpoint, size: int, root: bytes | None, good: int
+        self, source: str, checkpoint: Checkpoint, size: int, root: bytes | None, recomputed: dict[int, bytes]
     ) -> CheckpointFinding:
         if checkpoint.size > size:
             detail = (
                 f"the checkpoint covers {checkpoint.size} events, the ledger has {size}: "
                 f"events {size}..{checkpoint.size - 1} were cut off (truncated)"
             )
-            return CheckpointFinding(source, "truncated", detail, checkpoint.size, min(good, size), size + 1)
+            return CheckpointFinding(source, "truncated", detail, checkpoint.size)
         if root is None:
             detail = "the chain is broken (see the faults above), so no tree root can be trusted"
             return CheckpointFinding(source, "inconsistent", detail, checkpoint.size)
-        try:
-            proof = self.store.consistency_proof(checkpoint.size, size)
-            verify_consistency(checkpoint.size, size, checkpoint.root, root, proof)
-        except (ProofError, IntegrityError):
-            if self._root_from_events(checkpoint.size) == checkpoint.root:
-                detail = "the events match it, but the stored Merkle tree gave a failing proof: merkle_nodes is damaged"
-                return CheckpointFinding(source, "consistent", detail, checkpoint.size)
-            start, end = good, checkpoint.size
+        if checkpoint.size not in recomputed:
+            since = f"the ledger extends it ({size - checkpoint.size} events since)"
+            return CheckpointFinding(source, "consistent", since, checkpoint.size)
+        if recomputed[checkpoint.size] == checkpoint.root:
             detail = (
-                f"the first {checkpoint.size} events are not those it signed: history was rewritten or forked; "
-                f"the first differing seq is in {start}..{end - 1}"
+                "the events match it, but the stored Merkle tree gave a failing consistency proof: merkle_nodes is "
+                "damaged (proofs that read the damaged nodes fail; history itself is intact)"
             )
-            return CheckpointFinding(source, "inconsistent", detail, checkpoint.size, start, end)
-        return CheckpointFinding(
-            source, "consistent", f"the ledger extends it ({size - checkpoint.size} events since)", checkpoint.size
-        )
+            return CheckpointFinding(source, "tree_damaged", detail, checkpoint.size)
+        detail = f"the first {checkpoint.size} events are not those it signed: history was rewritten or forked"
+        return CheckpointFinding(source, "inconsistent", detail, checkpoint.size)
 
-    def _root_from_events(self, size: int) -> bytes:
-        """The root of the first ``size`` events, from their stored hashes alone."""
+    def _roots_from_events(self, sizes: Sequence[int]) -> dict[int, bytes]:
+        """The roots of the first ``size`` events for each of ``sizes``, from
+        the stored event hashes alone, in one pass."""
+        wanted = sorted(set(sizes))
+        roots: dict[int, bytes] = {}
+        if not wanted:
+            return roots
         tree = CompactRange()
-        for row in self.store.scan(0, size):
+        if wanted[0] == 0:
+            roots[0] = tree.root()
+        for row in self.store.scan(0, wanted[-1]):
             tree.append(hash_bytes(row[9]))
-        return tree.root()
+            if tree.end in wanted:
+                roots[tree.end] = tree.root()
+        return roots
+
+
+def _bracketed(finding: CheckpointFinding, good: int, size: int) -> CheckpointFinding:
+    """``finding`` with the range its first differing seq lies in: from the
+    largest smaller checkpoint that still matches (``good``) to its own size
+    (a truncation: to the first missing seq)."""
+    assert finding.size is not None
+    end = min(finding.size, size + 1)
+    where = (
+        f"the first differing seq is {good}" if end - good == 1 else f"the first differing seq is in {good}..{end - 1}"
+    )
+    return CheckpointFinding(finding.source, finding.kind, f"{finding.detail}; {where}", finding.size, good, end)

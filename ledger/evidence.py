@@ -342,6 +342,8 @@ class EvidenceCommands:
 
         def covering_checkpoint(self, seq: int, *, key: SigningKey | None = None) -> StoredCheckpoint: ...
 
+        def checked_inclusion_proof(self, row: Sequence[Any], signed: StoredCheckpoint) -> list[bytes]: ...
+
         def verifier_key(self) -> str: ...
 
     def write_evidence(
@@ -402,7 +404,7 @@ class EvidenceCommands:
             verifier_key=self.verifier_key(),
             citations=tuple(Citation(seq, types[seq], "; ".join(cited.reasons[seq])) for seq in seqs),
             rows=tuple(rows),
-            proofs={seq: self.store.inclusion_proof(seq, checkpoint.size) for seq in seqs},
+            proofs={row[0]: self.checked_inclusion_proof(row, checkpoint) for row in rows},
         )
 
     # -- the selection -----------------------------------------------------------

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import ledger
 from cli.main import main
-from ledger.checkpoint import Checkpoint, open_note, origin_for, sign
+from ledger.checkpoint import Checkpoint, open_note, origin_for, sign, signer_key
 from ledger.checkpoints import CheckpointFinding, note_file_name, read_notes
 from ledger.encoding import canonical_json, header_row_bytes
 from ledger.errors import IntegrityError, NotFoundError, ValidationError
@@ -171,7 +171,10 @@ def test_truncation_is_caught_only_by_a_checkpoint(built: str, attacker: RawDb, 
     report, findings = _check(built, notes)
     assert report.ok and report.events == 15
     assert [(f.kind, f.size) for f in findings] == [("consistent", 5), ("truncated", SIZE)]
-    assert "the checkpoint covers 20 events, the ledger has 15: events 15..19 were cut off" in findings[1].detail
+    assert findings[1].detail == (
+        "the checkpoint covers 20 events, the ledger has 15: events 15..19 were cut off (truncated); "
+        "the first differing seq is in 5..15"
+    )
 
 
 def test_fork_is_caught_only_by_a_checkpoint(built: str, attacker: RawDb, key_file: Path, tmp_path: Path) -> None:
@@ -234,11 +237,9 @@ def test_a_damaged_interior_node_gives_no_proof(built: str, attacker: RawDb, tmp
         report = lg.verify()
         findings = lg.check_checkpoints(read_notes(notes), lg.verifier_key(), size=report.events, root=report.root)
     assert report.ok  # the root of 20 does not read the node
-    assert [f.kind for f in findings] == ["consistent", "consistent"]
-    assert (
-        findings[0].detail
-        == "the events match it, but the stored Merkle tree gave a failing proof: merkle_nodes is damaged"
-    )
+    assert [f.kind for f in findings] == ["tree_damaged", "consistent"]
+    assert not findings[0].ok
+    assert findings[0].detail.startswith("the events match it, but the stored Merkle tree gave a failing consistency")
 
 
 def test_a_checkpoint_signed_by_another_key_fails(built: str, tmp_path: Path) -> None:
@@ -432,3 +433,57 @@ def test_schedule_rules(built: str, tmp_path: Path) -> None:
         with pytest.raises(ValidationError, match="expected a whole number of events >= 0"):
             lg.set_checkpoint_schedule(-1)
         assert lg.checkpoint_schedule() == (0, None)
+
+
+def test_the_key_never_signs_a_history_that_contradicts_its_own_checkpoint(
+    built: str, attacker: RawDb, key_file: Path
+) -> None:
+    _rewrite_from(attacker, TARGET, {"experiment_id": f"e{TARGET}", "name": "a quieter history"})
+    _rebuild_tree(attacker)
+    with _open(built) as lg:
+        lg.append("experiment.created", _experiment(77), actor="alice")
+        before = lg.checkpoints()
+        with pytest.raises(
+            IntegrityError, match="refusing to sign the tree of 21 events: it does not extend the checkpoint of 20"
+        ):
+            lg.create_checkpoint(key=lg.signing_key(key_file))
+        assert lg.checkpoints() == before
+
+
+def test_the_bracket_starts_at_the_largest_smaller_matching_checkpoint(
+    built: str, attacker: RawDb, tmp_path: Path
+) -> None:
+    notes = _notes(built, tmp_path / "notes")
+    with _open(built) as lg:  # a third note, of 10 events, kept before the attack
+        key = lg.signing_key(tmp_path / "keys" / "ledger.key")
+        ten = sign(Checkpoint(origin_for(lg.ledger_id), 10, lg.merkle_root(10)), key.name, key.private_key)
+    (notes / "ten.note").write_text(ten, encoding="utf-8")
+    (notes / "binary.note").write_bytes(b"\x00\xff\xfe not a note")
+    _rewrite_from(attacker, TARGET, {"experiment_id": f"e{TARGET}", "name": "a quieter history"})
+    _rebuild_tree(attacker)
+    _, findings = _check(built, notes)
+    by_kind = {(f.kind, f.size): f for f in findings}
+    assert set(by_kind) == {("unreadable", None), ("consistent", 5), ("consistent", 10), ("inconsistent", SIZE)}
+    assert by_kind["inconsistent", SIZE].detail.endswith("the first differing seq is in 10..19")
+
+
+def test_init_adopts_or_refuses_an_existing_key_file(tmp_path: Path) -> None:
+    first = f"sqlite:///{tmp_path / 'a' / 'ledger.db'}"
+    second = f"sqlite:///{tmp_path / 'b' / 'ledger.db'}"
+    shared = tmp_path / "shared.key"
+    made = _cli(first, "init", "--key-file", str(shared))
+    assert "(created now, mode 0600)" in made.output
+    refused = _cli(second, "init", "--key-file", str(shared))
+    assert refused.exit_code == 2
+    assert f"the signing key at {shared} is named mlledger/" in refused.output and "another ledger's" in refused.output
+    # A key the operator made under their own name is adopted, and said so.
+    own = tmp_path / "bank.key"
+    own.write_text(signer_key("bank-ledger", Ed25519PrivateKey.generate()) + "\n")
+    own.chmod(0o600)
+    adopted = _cli(second, "init", "--key-file", str(own))
+    assert adopted.exit_code == 0, adopted.output
+    assert f"signing key: {own} (an existing key file, adopted now)" in adopted.output
+    assert "verifier key: bank-ledger+" in adopted.output
+    moved = _cli(second, "init", "--key-file", str(tmp_path / "nowhere.key"))
+    assert moved.exit_code == 2
+    assert "this ledger's signing key (bank-ledger+" in moved.output and "is not at" in moved.output
