@@ -26,7 +26,7 @@ from cli.events import event
 from cli.evidence import evidence
 from cli.models import keys, models, policy, roles
 from cli.redaction import redact
-from ledger.checkpoint import parse_verifier_key
+from ledger.checkpoint import origin_for, parse_verifier_key
 from ledger.checkpoints import CheckpointFinding, read_notes
 from ledger.encoding import parse_json
 from ledger.errors import IntegrityError, LedgerError
@@ -109,9 +109,16 @@ def init(ctx: click.Context, actor: str | None, key_file: str | None) -> None:
         granted = " (granted now: the ledger had no admin)" if claimed else ""
         click.echo(f"admin: {', '.join(admins)}{granted}")
         signing, status = lg.setup_signing_key(key_file)
+        origin = origin_for(lg.ledger_id)
     how = {"created": " (created now, mode 0600)", "adopted": " (an existing key file, adopted now)"}
     click.echo(f"signing key: {signing.path}{how.get(status, '')}")
     click.echo(f"verifier key: {signing.verifier_key}")
+    if status == "adopted" and signing.name.startswith("mlledger/") and signing.name != origin:
+        click.echo(
+            f"warning: the key is named {signing.name}, another ledger's; it signs this ledger's checkpoints "
+            "too (a key of its own: init with another --key-file path)",
+            err=True,
+        )
 
 
 @main.command()

@@ -241,11 +241,6 @@ class CheckpointCommands:
             key, status = create_key_file(where, origin), "created"
         else:
             key, status = load_key_file(where), "adopted"
-            if key.name.startswith("mlledger/") and key.name != origin:
-                raise ValidationError(
-                    f"the signing key at {where} is named {key.name}, another ledger's: give this ledger its own "
-                    f"key (another --key-file path)"
-                )
         self.store.set_meta({_VERIFIER_META: key.verifier_key})
         return key, status
 

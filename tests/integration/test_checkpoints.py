@@ -473,17 +473,20 @@ def test_init_adopts_or_refuses_an_existing_key_file(tmp_path: Path) -> None:
     shared = tmp_path / "shared.key"
     made = _cli(first, "init", "--key-file", str(shared))
     assert "(created now, mode 0600)" in made.output
-    refused = _cli(second, "init", "--key-file", str(shared))
-    assert refused.exit_code == 2
-    assert f"the signing key at {shared} is named mlledger/" in refused.output and "another ledger's" in refused.output
+    # Another ledger's key file is adopted, with a warning on stderr.
+    warned = CliRunner().invoke(main, ["--uri", second, "init", "--key-file", str(shared)])
+    assert warned.exit_code == 0, warned.output
+    assert "(an existing key file, adopted now)" in warned.stdout
+    assert warned.stderr.startswith("warning: the key is named mlledger/") and "another ledger's" in warned.stderr
+    third = f"sqlite:///{tmp_path / 'c' / 'ledger.db'}"
     # A key the operator made under their own name is adopted, and said so.
     own = tmp_path / "bank.key"
     own.write_text(signer_key("bank-ledger", Ed25519PrivateKey.generate()) + "\n")
     own.chmod(0o600)
-    adopted = _cli(second, "init", "--key-file", str(own))
+    adopted = _cli(third, "init", "--key-file", str(own))
     assert adopted.exit_code == 0, adopted.output
     assert f"signing key: {own} (an existing key file, adopted now)" in adopted.output
     assert "verifier key: bank-ledger+" in adopted.output
-    moved = _cli(second, "init", "--key-file", str(tmp_path / "nowhere.key"))
+    moved = _cli(third, "init", "--key-file", str(tmp_path / "nowhere.key"))
     assert moved.exit_code == 2
     assert "this ledger's signing key (bank-ledger+" in moved.output and "is not at" in moved.output
