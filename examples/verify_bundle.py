@@ -206,6 +206,11 @@ def read_bundle(path: str) -> dict[str, bytes]:
     missing = [name for name in FILES if name not in files]
     if missing:
         raise UnreadableError(f"{path}: missing {', '.join(missing)}")
+    extra = sorted(set(files) - set(FILES))
+    if extra:
+        raise UnreadableError(
+            f"{path}: unexpected entries {', '.join(extra)} (a bundle holds exactly {', '.join(FILES)})"
+        )
     return files
 
 
@@ -290,6 +295,10 @@ def check_coverage(cited_list: list[Any], events: list[dict[str, Any]], proofs: 
     problems = []
     seqs = [event["seq"] for event in events]
     problems += [f"events.jsonl: seq {b} after seq {a}" for a, b in itertools.pairwise(seqs) if b <= a]
+    listed = [item.get("seq") for item in cited_list if isinstance(item, dict)]
+    problems += [
+        f"event {seq}: cited_twice: in manifest.json" for seq in dict.fromkeys(listed) if listed.count(seq) > 1
+    ]
     cited = {item.get("seq"): item.get("type") for item in cited_list if isinstance(item, dict)}
     types = {event["seq"]: event["type"] for event in events}
     for seq, stated in cited.items():

@@ -599,3 +599,22 @@ def test_cli_writes_and_verifies_a_bundle(sqlite_uri: str, tmp_path: Path, monke
 
     helped = runner.invoke(main, ["evidence", "--help"])
     assert helped.exit_code == 0 and "MODEL VERSION -o FILE | verify FILE --key VKEY" in helped.output
+
+
+def test_both_checkers_refuse_an_extra_entry_and_a_duplicate_citation(
+    demo_bundle: tuple[dict[str, bytes], str, DemoResult], tmp_path: Path
+) -> None:
+    files, vkey, _ = demo_bundle
+    extra = _zip(tmp_path, {**files, "notes.txt": b"trust me"}, "extra.zip")
+    with pytest.raises(ValidationError, match=r"unexpected entry 'notes\.txt'"):
+        check_bundle(unzip_bundle(extra.read_bytes()), vkey)
+    script = run_script(extra, vkey)
+    assert script.returncode == 2 and "unexpected entries notes.txt" in script.stdout + script.stderr
+
+    manifest = json.loads(files["manifest.json"])
+    manifest["events"].append(manifest["events"][0])
+    twice = _zip(tmp_path, {**files, "manifest.json": json.dumps(manifest).encode()}, "twice.zip")
+    with pytest.raises(ledger.LedgerError):
+        check_bundle(unzip_bundle(twice.read_bytes()), vkey)
+    script = run_script(twice, vkey)
+    assert script.returncode == 1 and f"event {manifest['events'][0]['seq']}: cited_twice" in script.stdout
