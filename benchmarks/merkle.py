@@ -104,19 +104,22 @@ def measure(lg: ledger.Ledger, backend: str, args: argparse.Namespace) -> list[F
             fn(*next(todo))
 
         samples = samples_ms(one_call, len(arguments))
-        figures.append(
-            Figure(
-                backend=backend,
-                name=f"lg.{name} at {n:,} events ({len(samples)} calls, random arguments)",
-                unit="ms",
-                samples=samples,
-                higher_is_better=False,
-                target=LATENCY_TARGET_MS,
-                notes={"p99": f"{statistics.quantiles(samples, n=100)[98]:.2f} ms" if len(samples) > 1 else "-"},
-            )
-        )
-        common.progress(f"{backend} {name}: median {statistics.median(samples):.2f} ms")
+        figures.append(latency_figure(backend, f"lg.{name} at {n:,} events", "random arguments", samples))
     return figures + measure_checkpoints(lg, backend, args, rng)
+
+
+def latency_figure(backend: str, name: str, how: str, samples: list[float]) -> Figure:
+    """A latency figure (ms, lower is better) against the issue's target, with its p99."""
+    common.progress(f"{backend} {name}: median {statistics.median(samples):.2f} ms")
+    return Figure(
+        backend=backend,
+        name=f"{name} ({len(samples)} calls{', ' + how if how else ''})",
+        unit="ms",
+        samples=samples,
+        higher_is_better=False,
+        target=LATENCY_TARGET_MS,
+        notes={"p99": f"{statistics.quantiles(samples, n=100)[98]:.2f} ms" if len(samples) > 1 else "-"},
+    )
 
 
 def measure_checkpoints(lg: ledger.Ledger, backend: str, args: argparse.Namespace, rng: random.Random) -> list[Figure]:
@@ -147,25 +150,12 @@ def measure_checkpoints(lg: ledger.Ledger, backend: str, args: argparse.Namespac
                 raise SystemExit(f"a genuine checkpoint failed: {finding}")
 
         check_ms = samples_ms(one_check, len(notes))
-    figures = []
-    for name, samples in (
-        (f"lg.prove(seq): proof document against a checkpoint of {n:,}", prove_ms),
-        (f"lg.check_checkpoints: one note at a random size, consistency with {n:,}", check_ms),
-    ):
-        p99 = f"{statistics.quantiles(samples, n=100)[98]:.2f} ms" if len(samples) > 1 else "-"
-        figures.append(
-            Figure(
-                backend=backend,
-                name=f"{name} ({len(samples)} calls)",
-                unit="ms",
-                samples=samples,
-                higher_is_better=False,
-                target=LATENCY_TARGET_MS,
-                notes={"p99": p99},
-            )
-        )
-        common.progress(f"{backend} {name}: median {statistics.median(samples):.2f} ms")
-    return figures
+    return [
+        latency_figure(backend, f"lg.prove(seq): proof document against a checkpoint of {n:,}", "", prove_ms),
+        latency_figure(
+            backend, f"lg.check_checkpoints: one note at a random size, consistency with {n:,}", "", check_ms
+        ),
+    ]
 
 
 def check(lg: ledger.Ledger, plans: dict[str, list[tuple[int, ...]]], count: int) -> None:

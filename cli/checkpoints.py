@@ -16,6 +16,7 @@ import click
 import ledger
 from ledger.encoding import parse_json
 from ledger.errors import ValidationError
+from ledger.files import write_new
 from ledger.proofs import check_proof
 
 __all__ = ["checkpoint", "key", "proof", "verifier_key_argument", "verify_proof"]
@@ -42,15 +43,14 @@ def verifier_key_argument(value: str) -> str:
 
 def _write_once(path: str, text: str) -> None:
     """Write ``text`` to ``path`` unless it holds something else already (evidence is never overwritten)."""
-    target = Path(path)
+    if write_new(Path(path), text.encode("utf-8")):
+        return
     try:
-        if target.exists():
-            if target.read_text(encoding="utf-8") != text:
-                raise ValidationError(f"{path} exists and holds something else; refusing to overwrite it")
-            return
-        target.write_text(text, encoding="utf-8", newline="\n")
+        same = Path(path).read_text(encoding="utf-8") == text
     except (OSError, UnicodeDecodeError) as e:
-        raise ValidationError(f"cannot write {path}: {e}") from e
+        raise ValidationError(f"cannot read {path}: {e}") from e
+    if not same:
+        raise ValidationError(f"{path} exists and holds something else; refusing to overwrite it")
 
 
 @click.group()

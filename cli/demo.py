@@ -28,6 +28,7 @@ import click
 
 import ledger
 from ledger.errors import ConflictError, PolicyError
+from ledger.files import ledger_home
 from ledger.keys import generate_private_key
 from ledger.registry_views import PromotionDecision
 
@@ -498,9 +499,7 @@ def _checkpoints(story: _Story) -> Path:
     checkpoint every CHECKPOINT_EVERY events in a directory beside the ledger."""
     lg = story.lg
     signing, status = lg.setup_signing_key()
-    uri = lg.uri
-    base = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else Path("mlledger")
-    notes = (base / "checkpoints").resolve()
+    notes = (ledger_home(lg.uri) / "checkpoints").resolve()
     notes.mkdir(parents=True, exist_ok=True)
     lg.set_checkpoint_schedule(CHECKPOINT_EVERY, notes)
     made = "creates the ledger's signing key" if status == "created" else "uses the ledger's signing key"

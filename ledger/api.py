@@ -36,6 +36,7 @@ from ledger.events import (
     recorded,
 )
 from ledger.evidence import EvidenceCommands
+from ledger.files import ledger_home
 from ledger.redaction import RedactionCommands
 from ledger.registry import RegistryCommands
 from ledger.search import parse_filter, parse_order_by, search_runs_query
@@ -84,11 +85,7 @@ def default_artifact_root(uri: str) -> Path:
     """``MLLEDGER_ARTIFACT_ROOT``, else ``artifacts/`` next to a SQLite file,
     else ``./mlledger/artifacts``."""
     configured = os.environ.get("MLLEDGER_ARTIFACT_ROOT")
-    if configured:
-        return Path(configured)
-    if uri.startswith("sqlite:///"):
-        return Path(uri.removeprefix("sqlite:///")).parent / "artifacts"
-    return Path("mlledger") / "artifacts"
+    return Path(configured) if configured else ledger_home(uri) / "artifacts"
 
 
 def _utc_now() -> str:
@@ -408,7 +405,8 @@ class Ledger(RegistryCommands, CheckpointCommands, RedactionCommands, EvidenceCo
         overrides. ``progress`` is called with the number of events checked.
         """
         head = self.store.head()
-        redactions = redaction_targets(self.store.redaction_rows())
+        redaction_rows = self.store.redaction_rows()
+        redactions = redaction_targets(redaction_rows)
         if head is None:
             return ChainVerifier(redactions=redactions).report()
         workers = _verify_workers(head.size) if workers is None else max(1, workers)
@@ -417,11 +415,12 @@ class Ledger(RegistryCommands, CheckpointCommands, RedactionCommands, EvidenceCo
         else:
             report = self._verify_in_processes(head.size, redactions, workers, progress)
         if any(fault.kind == "payload_missing" for fault in report.faults):
-            report = report.explain_redactions(redaction_targets(self.store.redaction_rows()))
+            redaction_rows = self.store.redaction_rows()  # again: some may have committed during the scan
+            report = report.explain_redactions(redaction_targets(redaction_rows))
         if report.redacted:
             erased = {seq: self.store.row(seq)[3] for seq in report.redacted}
             roles = self.store.rows_of_types(("actor.role_granted", "actor.role_revoked"))
-            report = report.with_faults(check_redactions(erased, self.store.redaction_rows(), roles))
+            report = report.with_faults(check_redactions(erased, redaction_rows, roles))
         if report.ok:  # with the chain intact, the stored tree must be the tree of its hashes
             report = report.with_faults(self._tree_faults(head.size, report.root))
         return report.with_signatures(*check_approval_signatures(self.store.rows_of_types(SIGNATURE_TYPES)))

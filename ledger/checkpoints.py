@@ -42,6 +42,7 @@ from ledger.errors import (
     SignatureError,
     ValidationError,
 )
+from ledger.files import ledger_home, write_new
 from ledger.keys import generate_private_key
 from ledger.merkle import CompactRange, verify_consistency, verify_inclusion
 from ledger.proofs import proof_document
@@ -76,11 +77,7 @@ FindingKind = Literal[
 def default_key_path(uri: str) -> Path:
     """``MLLEDGER_KEY_FILE``, else ``keys/ledger.key`` beside a SQLite file, else ``./mlledger/keys/ledger.key``."""
     configured = os.environ.get(KEY_FILE_ENV)
-    if configured:
-        return Path(configured)
-    if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
-        return Path(uri.removeprefix("sqlite:///")).parent / "keys" / "ledger.key"
-    return Path("mlledger") / "keys" / "ledger.key"
+    return Path(configured) if configured else ledger_home(uri) / "keys" / "ledger.key"
 
 
 def _key_label(verifier: str) -> str:
@@ -171,13 +168,10 @@ def create_key_file(path: Path, name: str) -> SigningKey:
     private_key = generate_private_key()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as e:
-        raise ConflictError(f"a signing key already exists at {path}; it is never overwritten") from e
     except OSError as e:
         raise ValidationError(f"cannot create the signing key at {path}: {e.strerror}") from e
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(signer_key_text(name, private_key) + "\n")
+    if not write_new(path, (signer_key_text(name, private_key) + "\n").encode("ascii"), mode=0o600):
+        raise ConflictError(f"a signing key already exists at {path}; it is never overwritten")
     return SigningKey(name, private_key, path)
 
 
@@ -291,10 +285,9 @@ class CheckpointCommands:
         """The tree about to be signed must extend the last checkpoint this
         ledger signed: the key never vouches for a history that contradicts
         its own earlier word (a rewrite, or a fork copied in)."""
-        signed = [c for c in self.checkpoints() if c.size < size]
-        if not signed:
+        last = self._last_checkpoint(below=size)
+        if last is None:
             return
-        last = signed[-1]
         try:
             verify_consistency(last.size, size, last.root, root, self.store.consistency_proof(last.size, size))
         except (ProofError, IntegrityError) as e:
@@ -307,12 +300,16 @@ class CheckpointCommands:
         """Every checkpoint stored in the ledger, smallest first."""
         return [StoredCheckpoint(s, bytes.fromhex(r), t, n) for s, r, t, n in self.store.checkpoints()]
 
+    def _last_checkpoint(self, below: int | None = None) -> StoredCheckpoint | None:
+        row = self.store.last_checkpoint(below)
+        return None if row is None else StoredCheckpoint(row[0], bytes.fromhex(row[1]), row[2], row[3])
+
     def covering_checkpoint(self, seq: int, *, key: SigningKey | None = None) -> StoredCheckpoint:
         """The latest stored checkpoint that includes event ``seq``; one is
         made now (with ``key``, else the default signing key) when none does."""
-        stored = self.checkpoints()
-        if stored and stored[-1].size > seq:
-            return stored[-1]
+        latest = self._last_checkpoint()
+        if latest is not None and latest.size > seq:
+            return latest
         if seq >= self.size():
             raise NotFoundError(f"event {seq} does not exist (the ledger has {self.size()} events)")
         try:
@@ -390,14 +387,8 @@ class CheckpointCommands:
         """Write the note once to ``directory``: an existing file is never
         replaced, and one that says something else is a fork."""
         path = directory / note_file_name(checkpoint.size)
-        try:
-            with open(path, "x", encoding="utf-8", newline="\n") as handle:
-                handle.write(checkpoint.note)
+        if write_new(path, checkpoint.note.encode("utf-8")):
             return
-        except FileExistsError:
-            pass
-        except OSError as e:
-            raise ValidationError(f"cannot write the checkpoint to {path}: {e.strerror}") from e
         try:
             existing = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:

@@ -42,7 +42,6 @@ the checkpoint's size and uses an index, unless said otherwise):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ from ledger.checkpoint import origin_for
 from ledger.encoding import export_line
 from ledger.errors import ConflictError, LedgerError, NotFoundError, ValidationError
 from ledger.events import decode_payload
+from ledger.files import write_new
 from ledger.redaction_rules import REDACTED
 from ledger.registry_views import HistoryEntry, RegistryView, TransitionRequestView
 from ledger.store.read_models import Experiment, MetricPoint, RedactionRecord, Run, RunInput
@@ -310,22 +310,6 @@ def _registry_reason(entry: HistoryEntry, version: int) -> str | None:  # noqa: 
     return None
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file at ``path``; an existing file is never touched."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError as e:
-        raise ConflictError(f"{path} exists: an evidence bundle is never written over a file") from e
-    except OSError as e:
-        raise ValidationError(f"cannot create {path}: {e.strerror}") from e
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except OSError as e:
-        path.unlink(missing_ok=True)  # no half-written bundle left behind
-        raise ValidationError(f"cannot write {path}: {e.strerror}") from e
-
-
 class EvidenceCommands:
     """The evidence half of ``ledger.Ledger``."""
 
@@ -356,7 +340,8 @@ class EvidenceCommands:
         if target.exists():
             raise ConflictError(f"{target} exists: an evidence bundle is never written over a file")
         bundle = self.evidence(name, version, key=key)
-        _write_new(target, bundle.to_bytes())
+        if not write_new(target, bundle.to_bytes()):
+            raise ConflictError(f"{target} exists: an evidence bundle is never written over a file")
         return bundle
 
     def evidence(self, name: str, version: int, *, key: SigningKey | None = None) -> EvidenceBundle:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ledger.errors import LedgerError, ValidationError
+from ledger.errors import ValidationError
 from ledger.events import PendingEvent, RecordedEvent, decode_payload
 from ledger.redaction_rules import Redaction, redaction_subject
 from ledger.store.redaction_projector import redaction_target
+from ledger.verify import redaction_targets
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -94,18 +95,10 @@ class RedactionCommands:
         """Every erased payload with the redaction that erased it (the first
         ``ledger.redacted`` event after it naming it, as ``verify`` counts),
         in target order; read from the events."""
-        first: dict[int, tuple[Any, ...]] = {}
-        for row in self.store.redaction_rows():
-            try:
-                payload = decode_payload(row[10]) or {}
-            except LedgerError:
-                continue  # unreadable: verify reports it
-            target = payload.get("target_seq")
-            if type(target) is int and 0 <= target < row[0] and target not in first:
-                first[target] = (row, payload)
+        rows = {row[0]: row for row in self.store.redaction_rows()}
         found = []
-        for target in sorted(first):
-            row, payload = first[target]
+        for target, seq in sorted(redaction_targets(rows.values()).items()):
+            row, payload = rows[seq], decode_payload(rows[seq][10]) or {}
             target_row = self.store.row(target)
             if target_row[10] is not None:
                 continue  # named, but its payload is still there: not erased

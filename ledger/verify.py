@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from ledger.encoding import FORMAT_VERSION, GENESIS_PREV, hash_bytes, header_row_bytes, parse_json
@@ -87,29 +87,13 @@ class VerifyReport:
 
     def with_signatures(self, checked: int, faults: Iterable[Fault]) -> VerifyReport:
         """This report with the outcome of the signed-approval check added."""
-        merged = self.with_faults(faults)
-        return VerifyReport(
-            events=merged.events,
-            head=merged.head,
-            faults=merged.faults,
-            redacted=merged.redacted,
-            faults_truncated=merged.faults_truncated,
-            signatures=checked,
-            root=merged.root,
-        )
+        return replace(self.with_faults(faults), signatures=checked)
 
     def with_faults(self, faults: Iterable[Fault]) -> VerifyReport:
         """This report with more faults, found by checks beside the chain pass."""
         merged = sorted([*self.faults, *faults], key=lambda f: (f.seq, _KIND_ORDER[f.kind]))
-        return VerifyReport(
-            events=self.events,
-            head=self.head,
-            faults=tuple(merged[:MAX_FAULTS]),
-            redacted=self.redacted,
-            faults_truncated=self.faults_truncated or len(merged) > MAX_FAULTS,
-            signatures=self.signatures,
-            root=self.root,
-        )
+        truncated = self.faults_truncated or len(merged) > MAX_FAULTS
+        return replace(self, faults=tuple(merged[:MAX_FAULTS]), faults_truncated=truncated)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,14 +114,10 @@ class VerifyReport:
         explained = [f for f in self.faults if f.kind == "payload_missing" and targets.get(f.seq, -1) > f.seq]
         if not explained:
             return self
-        return VerifyReport(
-            events=self.events,
-            head=self.head,
+        return replace(
+            self,
             faults=tuple(f for f in self.faults if f not in explained),
             redacted=tuple(sorted([*self.redacted, *(f.seq for f in explained)])),
-            faults_truncated=self.faults_truncated,
-            signatures=self.signatures,
-            root=self.root,
         )
 
 
@@ -160,15 +140,12 @@ def check_redactions(
         payload = _payload_of(body)
         if payload.get("role") == "admin" and isinstance(payload.get("actor"), str):
             admin.setdefault(payload["actor"], []).append((seq, kind == "actor.role_granted"))
-    by_target: dict[int, tuple[int, str, dict[str, Any]]] = {}
-    for row in redactions:
-        payload = _payload_of(row[10])
-        target = payload.get("target_seq")
-        if type(target) is int and target < row[0] and target not in by_target:
-            by_target[target] = (row[0], row[6], payload)
+    rows = {row[0]: row for row in redactions}
+    by_target = redaction_targets(rows.values())
     faults = []
     for target, kind in sorted(erased.items()):
-        seq, actor, payload = by_target.get(target, (-1, "", {}))
+        seq = by_target.get(target, -1)
+        actor, payload = (rows[seq][6], _payload_of(rows[seq][10])) if seq in rows else ("", {})
         held = [granted for at, granted in admin.get(actor, []) if at < seq]
         problem = None
         if kind not in REDACTABLE_TYPES:

@@ -84,6 +84,10 @@ class EventStore(Protocol):
         """Store a checkpoint unless one of that size exists; the stored (root, time, note)."""
         ...
 
+    def last_checkpoint(self, below: int | None = None) -> tuple[int, str, str, str] | None:
+        """The stored checkpoint of the largest size (below ``below``), or None."""
+        ...
+
     def checkpoints(self) -> list[tuple[int, str, str, str]]:
         """Every stored checkpoint: (tree_size, root hex, time, note), smallest first."""
         ...

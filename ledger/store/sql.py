@@ -364,6 +364,16 @@ class SqlEventStore:
             row = conn.execute(stored).one()
         return str(row[0]), str(row[1]), str(row[2])
 
+    def last_checkpoint(self, below: int | None = None) -> tuple[int, str, str, str] | None:
+        """The stored checkpoint of the largest size (below ``below``), or None."""
+        columns = (Checkpoint.tree_size, Checkpoint.root, Checkpoint.time, Checkpoint.note)
+        query = select(*columns).order_by(Checkpoint.tree_size.desc()).limit(1)
+        if below is not None:
+            query = query.where(Checkpoint.tree_size < below)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]), str(row[3]))
+
     def checkpoints(self) -> list[tuple[int, str, str, str]]:
         """Every stored checkpoint as (tree_size, root hex, time, note), smallest first."""
         columns = (Checkpoint.tree_size, Checkpoint.root, Checkpoint.time, Checkpoint.note)
