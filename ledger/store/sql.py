@@ -10,6 +10,8 @@ per-statement overhead would otherwise cost more than the hashing
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -509,7 +511,7 @@ def _sqlite_engine(url: sqlalchemy.URL, *, create: bool) -> Engine:
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _set_wal(cursor)
         # FULL: every commit is durable (fsync of the WAL), which an audit log owes its users.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=60000")
@@ -521,6 +523,22 @@ def _sqlite_engine(url: sqlalchemy.URL, *, create: bool) -> Engine:
         conn.exec_driver_sql(mode)
 
     return engine
+
+
+def _set_wal(cursor: Any, wait: float = 60.0) -> None:
+    """Switch a connection to WAL. The switch needs the database to itself and
+    SQLite does not wait for it (no busy handler): when several processes open
+    a new ledger at once, one may find it locked, so it tries again until ``wait``
+    seconds have passed. On a database already in WAL it is a no-op."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def safe_uri(uri: str) -> str:
