@@ -243,7 +243,11 @@ class Ledger(RegistryCommands, CheckpointCommands, RedactionCommands, EvidenceCo
             if not self._active_runs:
                 raise ValidationError("nested=True needs an active run to nest under")
             parent_run_id = self._active_runs[-1].run_id
-        experiment_id = self._experiment_id(experiment or self._experiment, actor=actor)
+        parent = next((run for run in self._active_runs if run.run_id == parent_run_id), None)
+        if experiment is None and parent is not None:  # a nested run belongs to its parent's experiment
+            experiment_id = parent.experiment_id
+        else:
+            experiment_id = self._experiment_id(experiment or self._experiment, actor=actor)
         who = default_actor() if actor is None else actor
         capture = capture_environment and os.environ.get("MLLEDGER_CAPTURE_ENV", "1") not in ("0", "false", "no")
         payload = {

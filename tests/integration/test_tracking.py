@@ -80,6 +80,15 @@ def test_killed_and_nested_runs(lg: ledger.Ledger) -> None:
     assert lg.get_run(parent.run_id).info.status == "FINISHED"
 
 
+def test_a_nested_run_joins_its_parents_experiment(lg: ledger.Ledger) -> None:
+    with lg.start_run("credit", run_name="search") as parent, lg.start_run(run_name="trial", nested=True) as child:
+        pass
+    with lg.start_run("credit", run_name="search") as parent2, lg.start_run("other", nested=True) as elsewhere:
+        pass
+    assert lg.get_run(child.run_id).info.experiment_id == lg.get_run(parent.run_id).info.experiment_id
+    assert lg.get_run(elsewhere.run_id).info.experiment_id != lg.get_run(parent2.run_id).info.experiment_id
+
+
 def test_nested_needs_an_active_run(lg: ledger.Ledger) -> None:
     with pytest.raises(ValidationError, match="nested=True needs an active run"):
         lg.start_run(nested=True)
