@@ -16,7 +16,7 @@ import click
 import ledger
 from ledger.encoding import parse_json
 from ledger.errors import ValidationError
-from ledger.files import write_new
+from ledger.files import write_once
 from ledger.proofs import check_proof
 
 __all__ = ["checkpoint", "key", "proof", "verifier_key_argument", "verify_proof"]
@@ -39,18 +39,6 @@ def verifier_key_argument(value: str) -> str:
     if "+" not in value:
         raise ValidationError(f"--key {value!r} is neither a verifier key (name+id+key) nor a readable file")
     return value
-
-
-def _write_once(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` unless it holds something else already (evidence is never overwritten)."""
-    if write_new(Path(path), text.encode("utf-8")):
-        return
-    try:
-        same = Path(path).read_text(encoding="utf-8") == text
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValidationError(f"cannot read {path}: {e}") from e
-    if not same:
-        raise ValidationError(f"{path} exists and holds something else; refusing to overwrite it")
 
 
 @click.group()
@@ -82,7 +70,7 @@ def checkpoint_create(ctx: click.Context, output: str | None, key_file: str | No
     with _open(ctx) as lg:
         signed = lg.create_checkpoint(key=lg.signing_key(key_file))
     if output:
-        _write_once(output, signed.note)
+        write_once(Path(output), signed.note.encode())
         click.echo(f"checkpoint of {signed.size} events, root {signed.root.hex()}, written to {output}")
     else:
         click.echo(signed.note, nl=False)
@@ -141,7 +129,7 @@ def proof(ctx: click.Context, seq: int, as_json: bool, output: str | None) -> No
         document = lg.prove(seq)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if output:
-        _write_once(output, text)
+        write_once(Path(output), text.encode())
     if as_json:
         click.echo(text, nl=False)
     elif output:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ledger.errors import ValidationError
 
-__all__ = ["ledger_home", "write_new"]
+__all__ = ["ledger_home", "write_new", "write_once"]
 
 
 def ledger_home(uri: str) -> Path:
@@ -41,3 +41,17 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
         path.unlink(missing_ok=True)
         raise ValidationError(f"cannot write {path}: {e.strerror}") from e
     return True
+
+
+def write_once(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` unless it holds something else already
+    (``ValidationError``, nothing written): rerunning a command is harmless,
+    replacing a file it wrote before is refused."""
+    if write_new(path, data):
+        return
+    try:
+        same = path.read_bytes() == data
+    except OSError as e:
+        raise ValidationError(f"cannot read {path}: {e.strerror}") from e
+    if not same:
+        raise ValidationError(f"{path} exists and holds something else; refusing to overwrite it")
