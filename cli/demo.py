@@ -80,9 +80,10 @@ TYPICAL: Final = (55.0, 0.30, 9.0, 0.0, 15.0)
 
 @dataclass(frozen=True, slots=True)
 class Dataset:
-    """One split of one monthly version of the ``loans`` data."""
+    """One split of one monthly version of the ``loans`` data: data version
+    ``loans@<month>-<split>``, derived from ``loans@<month>``."""
 
-    version: str
+    month: str
     split: str  # training or validation
     seed: int
     rows: tuple[Loan, ...]
@@ -90,6 +91,10 @@ class Dataset:
     def csv(self) -> str:
         lines = [",".join((*FEATURES, LABEL))] + [",".join(str(value) for value in row) for row in self.rows]
         return "\n".join(lines) + "\n"
+
+    @property
+    def version(self) -> str:
+        return f"{self.month}-{self.split}"
 
     @property
     def digest(self) -> str:
@@ -342,12 +347,32 @@ def _governance(story: _Story) -> None:
 
 
 def _data(story: _Story) -> None:
+    """Each month's loans as a data version, and its two splits as versions derived from it."""
+    for month in (story.january, story.march):
+        whole = "sha256:" + hashlib.sha256("".join(split.csv() for split in month).encode("utf-8")).hexdigest()
+        name, rows = month[0].month, sum(len(split.rows) for split in month)
+        story.lg.register_dataset_version(
+            "loans", name, digest=whole, source="mlledger demo generator", schema=SCHEMA, num_rows=rows, actor=SCIENTIST
+        )
+        for split in month:
+            story.lg.register_dataset_version(
+                "loans",
+                split.version,
+                digest=split.digest,
+                source=split.source,
+                derived_from=[("loans", name)],
+                transform=f"{split.split} split: {len(split.rows)} applicants drawn with seed {split.seed}",
+                schema=SCHEMA,
+                num_rows=len(split.rows),
+                actor=SCIENTIST,
+            )
     training, validation = story.january
     defaults = sum(row[-1] for row in training.rows) / len(training.rows)
     story.say(
         SCIENTIST,
-        f"data: loans {training.version}, {len(training.rows)} training + {len(validation.rows)} validation rows "
-        f"({defaults:.0%} defaulted), training {training.digest[:19]}…",
+        f"data: loans {training.month} and {story.march[0].month}, each registered with its training and "
+        f"validation splits as derived versions; {training.month}: {len(training.rows)} training + "
+        f"{len(validation.rows)} validation rows ({defaults:.0%} defaulted)",
     )
 
 

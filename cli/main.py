@@ -21,6 +21,7 @@ import click
 import ledger
 from cli import checkpoints as checkpoint_commands
 from cli.checkpoints import verifier_key_argument
+from cli.datasets import datasets
 from cli.demo import demo
 from cli.events import event
 from cli.evidence import evidence
@@ -76,6 +77,7 @@ def _open(ctx: click.Context, *, create: bool = False) -> ledger.Ledger:
 
 
 main.add_command(models)
+main.add_command(datasets)
 main.add_command(roles)
 main.add_command(keys)
 main.add_command(policy)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 import ledger
+from cli.common import moment
 from ledger.errors import ValidationError
 from ledger.governance import KNOWN_ROLES, STAGES
 from ledger.keys import generate_private_key, private_key_pem, public_key_b64
@@ -47,11 +48,6 @@ def _json_option(function: F) -> F:
 
 def _open(ctx: click.Context) -> ledger.Ledger:
     return ledger.open(ctx.find_root().obj, create=False)
-
-
-def _moment(text: str) -> int | str:
-    """A seq when ``text`` looks like a whole number, else a time for the service to parse."""
-    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def _echo_json(document: Any) -> None:
@@ -123,7 +119,7 @@ def models_show(ctx: click.Context, name: str, version: int, as_of: str | None, 
     source run, stage and alias history, approvals, promotion comparisons and
     deployments."""
     with _open(ctx) as lg:
-        report = gather_version_report(lg, name, version, None if as_of is None else _moment(as_of))
+        report = gather_version_report(lg, name, version, moment(as_of))
     if as_json:
         _echo_json(report.to_json())
     else:
@@ -334,18 +330,18 @@ def models_deploy(
 
 
 @models.command("as-of")
-@click.argument("moment", metavar="TIME_OR_SEQ")
+@click.argument("time_or_seq", metavar="TIME_OR_SEQ")
 @click.argument("name")
 @click.option("--stage", type=STAGE, help="Only say which version was in this stage.")
 @_json_option
 @click.pass_context
-def models_as_of(ctx: click.Context, moment: str, name: str, stage: str | None, as_json: bool) -> None:
+def models_as_of(ctx: click.Context, time_or_seq: str, name: str, stage: str | None, as_json: bool) -> None:
     """The registry of NAME as of TIME_OR_SEQ (a seq, or an RFC 3339 time such
     as 2026-03-14T10:00:00Z): which version was in --stage then, or every
     version's stage and the aliases."""
     with _open(ctx) as lg:
         model = lg.registry.get_model(name)  # never registered: an error; not yet registered: nothing then
-        view = lg.registry_as_of(_moment(moment))
+        view = lg.registry_as_of(moment(time_or_seq))
         at = view.at
         assert at is not None  # an as-of view is always bounded
         when = _when(lg, at)

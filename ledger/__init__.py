@@ -30,6 +30,7 @@ from ledger.errors import (
 
 if TYPE_CHECKING:
     from ledger.api import DEFAULT_URI, Ledger, default_actor, default_uri, open  # noqa: A004
+    from ledger.datasets import DataVersion
     from ledger.events import PendingEvent, RecordedEvent
     from ledger.fluent import (
         active_run,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_URI",
     "ConflictError",
+    "DataVersion",
     "DeploymentView",
     "EncodingError",
     "Fault",
@@ -111,6 +113,7 @@ _LAZY = {
     "Fault": "ledger.verify",
     "VerifyReport": "ledger.verify",
     "Policy": "ledger.governance",
+    "DataVersion": "ledger.datasets",
     **dict.fromkeys(
         (
             "DeploymentView",

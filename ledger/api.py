@@ -20,10 +20,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from ledger.artifacts import ArtifactProblem, ArtifactStore
 from ledger.checkpoints import CheckpointCommands
+from ledger.datasets import DatasetCommands
 from ledger.encoding import export_line, format_time
 from ledger.environment import capture_environment as capture_env
 from ledger.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
@@ -92,7 +93,7 @@ def _utc_now() -> str:
     return format_time(datetime.now(UTC))
 
 
-class Ledger(RegistryCommands, CheckpointCommands, RedactionCommands, EvidenceCommands):
+class Ledger(RegistryCommands, DatasetCommands, CheckpointCommands, RedactionCommands, EvidenceCommands):
     """An open ledger. Use as a context manager, or call ``close()``."""
 
     def __init__(

@@ -33,11 +33,9 @@ the checkpoint's size and uses an index, unless said otherwise):
   leaves no ``metric_history`` row) and the ``ledger.redacted`` event of
   every cited event (``redactions``);
 - ``dataset.version_registered`` of the run's inputs and, through
-  ``derived_from``, of their upstream versions. **A full scan**: data versions
-  have no read model and ``events.type`` no index, so when the source run
-  logged inputs, every event's type is read (in SQL; only matching payloads
-  are fetched). A read model of data versions, or a partial index on that
-  type as ``events_redactions`` has, would make this a lookup.
+  ``derived_from``, of their upstream versions (``dataset_versions`` and
+  ``dataset_parents``: a version is registered once, so one event each; an
+  erased registration is cited without its upstream, which went with it).
 """
 
 from __future__ import annotations
@@ -57,7 +55,15 @@ from ledger.events import decode_payload
 from ledger.files import write_new
 from ledger.redaction_rules import REDACTED
 from ledger.registry_views import HistoryEntry, RegistryView, TransitionRequestView
-from ledger.store.read_models import Experiment, MetricPoint, RedactionRecord, Run, RunInput
+from ledger.store.read_models import (
+    DatasetParent,
+    DatasetVersion,
+    Experiment,
+    MetricPoint,
+    RedactionRecord,
+    Run,
+    RunInput,
+)
 from ledger.store.registry_models import ActorKey, RoleInterval
 from ledger.store.tables import Event, PayloadRow
 
@@ -210,28 +216,20 @@ class _Reads:
             found.extend((target, seq) for target, seq in self.conn.execute(query))
         return found
 
-    def data_versions(self) -> list[tuple[int, str, str, list[tuple[str, str]]]]:
-        """(seq, name, version, derived from) of every ``dataset.version_registered``
-        event: a full scan of ``events`` (see the module docstring); an erased
-        one is known by its redaction's subject, without its upstream."""
-        query = (
-            select(Event.seq, PayloadRow.body)
-            .outerjoin(PayloadRow, PayloadRow.seq == Event.seq)
-            .where(Event.type == "dataset.version_registered", Event.seq < self.stop)
+    def data_version(self, name: str, version: str) -> tuple[int, list[tuple[str, str]]] | None:
+        """(seq, derived from) of the registration of data version ``name@version``."""
+        query = select(DatasetVersion.seq).where(
+            DatasetVersion.name == name, DatasetVersion.version == version, DatasetVersion.seq < self.stop
         )
-        found = []
-        for seq, body in self.conn.execute(query):
-            payload = _payload(body)
-            if payload is not None:
-                upstream = [(str(ref.get("name")), str(ref.get("version"))) for ref in payload.get("derived_from", [])]
-                found.append((seq, str(payload.get("name")), str(payload.get("version")), upstream))
-        erased = select(RedactionRecord.target_seq, RedactionRecord.subject).where(
-            RedactionRecord.target_type == "dataset.version_registered", RedactionRecord.target_seq < self.stop
+        seq = self.conn.scalar(query)
+        if seq is None:
+            return None
+        parents = (
+            select(DatasetParent.parent_name, DatasetParent.parent_version)
+            .where(DatasetParent.seq == seq)
+            .order_by(DatasetParent.position)
         )
-        for seq, subject in self.conn.execute(erased):
-            about = _payload(subject) or {}
-            found.append((seq, str(about.get("name")), str(about.get("version")), []))
-        return found
+        return seq, [(parent, parent_version) for parent, parent_version in self.conn.execute(parents)]
 
     def key_seq(self, actor: str, key_id: str) -> int | None:
         query = select(ActorKey.seq).where(ActorKey.actor == actor, ActorKey.key_id == key_id)
@@ -472,19 +470,19 @@ def _cite_parents(cited: _Citations, reads: _Reads, run: _RunRow, run_id: str) -
 
 def _cite_data(cited: _Citations, reads: _Reads, wanted: set[tuple[str, str]]) -> None:
     """The registrations of the input data versions and, through ``derived_from``, of their upstream."""
-    registered: dict[tuple[str, str], list[tuple[int, list[tuple[str, str]]]]] = {}
-    for seq, data, data_version, upstream in reads.data_versions():
-        registered.setdefault((data, data_version), []).append((seq, upstream))
     queue, seen = sorted(wanted), set(wanted)
     while queue:
         data, data_version = queue.pop(0)
+        found = reads.data_version(data, data_version)
+        if found is None:
+            continue
         role = "input of the source run" if (data, data_version) in wanted else "upstream of an input"
-        for seq, upstream in registered.get((data, data_version), []):
-            cited.add(seq, f"data version {data} {data_version}, {role}")
-            for item in upstream:
-                if item not in seen:
-                    seen.add(item)
-                    queue.append(item)
+        seq, upstream = found
+        cited.add(seq, f"data version {data} {data_version}, {role}")
+        for item in upstream:
+            if item not in seen:
+                seen.add(item)
+                queue.append(item)
 
 
 def _cite_redactions(cited: _Citations, reads: _Reads) -> None:

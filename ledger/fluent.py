@@ -112,6 +112,8 @@ def log_input(
     schema: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
     num_rows: int | None = None,
 ) -> None:
+    """Record a data version the active run read; an unregistered version is
+    registered with it, a registered one must have this digest."""
     _run().log_input(name, version, digest, source, context, schema, num_rows)
 
 

@@ -40,8 +40,12 @@ REDACTED: Final = "[redacted]"
 # evidence later events must match, and roles, keys and policies decide who
 # may do what, so erasing one would break those checks and make a rebuilt
 # registry differ from the one the ledger enforced. model.tags_set is the one
-# registry event no rule reads. (A ledger.redacted event is the record of an
-# erasure: it is never erased itself.)
+# registry event no rule reads. A data version's registration keeps its name
+# and version in the redaction's subject, which is all the rules that build on
+# it need (a later version derives from it); its digest, once erased, cannot
+# be compared, so a later input or registration of that version is refused,
+# live and after a rebuild alike. (A ledger.redacted event is the record of
+# an erasure: it is never erased itself.)
 REDACTABLE_TYPES: Final = (
     "run.params_logged",
     "run.metrics_logged",
@@ -125,8 +129,9 @@ def redaction_subject(event_type: str, payload: Mapping[str, Any]) -> dict[str, 
 
 def stand_in_payload(event_type: str, subject: Mapping[str, Any]) -> dict[str, Any] | None:
     """What a replay projects for an erased payload of ``event_type``, from the
-    redaction's ``subject``: its keys with the value ``[redacted]``; None when
-    the event projects nothing once erased (metrics, data versions).
+    redaction's ``subject``: its keys with the value ``[redacted]`` (a data
+    version: its name and version, the digest ``[redacted]``, nothing else);
+    None when the event projects nothing once erased (metrics).
 
     Applying the redaction to the state an incremental append left (see
     ``ledger.store.redaction_projector``) yields the same rows as replaying
@@ -145,6 +150,17 @@ def stand_in_payload(event_type: str, subject: Mapping[str, Any]) -> dict[str, A
                 "digest": REDACTED,
                 "source": None,
                 "context": None,
+                "columns": None,
+                "num_rows": None,
+            }
+        case "dataset.version_registered":
+            return {
+                "name": subject["name"],
+                "version": subject["version"],
+                "digest": REDACTED,
+                "source": None,
+                "derived_from": [],
+                "transform": None,
                 "columns": None,
                 "num_rows": None,
             }

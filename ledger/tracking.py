@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from sqlalchemy import Engine, select
 
+from ledger.dataset_rules import columns_of
 from ledger.encoding import parse_json
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.events import PendingEvent, RecordedEvent
@@ -147,11 +148,11 @@ class ActiveRun:
         num_rows: int | None = None,
     ) -> None:
         """Record a dataset version this run read (``context``: training,
-        validation or test; ``schema``: {column: type} or [{name, type}])."""
-        columns = None
-        if schema is not None:
-            items = schema.items() if isinstance(schema, Mapping) else ((c["name"], c["type"]) for c in schema)
-            columns = [{"name": str(n), "type": str(t)} for n, t in items]
+        validation or test; ``schema``: {column: type} or [{name, type}]).
+
+        When ``name``@``version`` is a registered data version, ``digest``
+        must be its digest (``ConflictError`` otherwise); when it is not,
+        it is registered from these arguments in the same atomic batch."""
         payload = {
             "run_id": self.run_id,
             "name": name,
@@ -159,10 +160,10 @@ class ActiveRun:
             "digest": digest,
             "source": source,
             "context": context,
-            "columns": columns,
+            "columns": columns_of(schema),
             "num_rows": num_rows,
         }
-        self._append("run.input_logged", payload)
+        self._ledger._log_input(self.run_id, self.actor, payload)
 
     def log_artifact(self, local_path: str, artifact_path: str | None = None) -> list[str]:
         """Store a file or a directory (content-addressed) and record each

@@ -131,8 +131,8 @@ class DatasetVersionRegistered(Payload):
     name: Name
     version: Name
     digest: Name
-    source: str | None = None
+    source: Text | None = None  # Text: the read models store it (PostgreSQL text holds no NUL)
     derived_from: list[DatasetRef] = []
-    transform: str | None = None
+    transform: Text | None = None
     columns: list[Column] | None = None
     num_rows: NonNegative | None = None

@@ -17,15 +17,16 @@ from sqlalchemy import Connection, insert, inspect, select, text, update
 from ledger.errors import IntegrityError, SchemaVersionError
 from ledger.merkle import HASH_SIZE
 from ledger.store import registry_models  # noqa: F401 - declares the registry read models
+from ledger.store.dataset_projector import DATASET_TYPES
 from ledger.store.dialects import Dialect
 from ledger.store.merkle_store import tree_rows
 from ledger.store.projector import TRACKING_TYPES, Projector
-from ledger.store.read_models import ReadModel, RedactionRecord
+from ledger.store.read_models import DatasetParent, DatasetVersion, ReadModel, RedactionRecord
 from ledger.store.tables import Base, LedgerMeta, MerkleNode
 
 __all__ = ["SCHEMA_VERSION", "check_supported", "current_version", "migrate"]
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 _TREE_CHUNK: Final = 10_000  # leaves hashed and inserted at a time by step 4
 
 
@@ -108,12 +109,26 @@ def _redactions_v5(conn: Connection, dialect: Dialect) -> None:
         _rebuild_read_models(conn, dialect)
 
 
+def _data_versions_v6(conn: Connection, dialect: Dialect) -> None:
+    """The data-version read models (``dataset_versions``, ``dataset_parents``),
+    filled from the ``dataset.version_registered`` events already there. Their
+    rows depend on no other read model (an erased registration is replayed as
+    its stand-in), so only those events are replayed. Tables an earlier step
+    of this migration made (its rebuild filled them) are made again: they must
+    come from this replay alone."""
+    tables = [ReadModel.metadata.tables[model.__tablename__] for model in (DatasetVersion, DatasetParent)]
+    ReadModel.metadata.drop_all(conn, tables=tables, checkfirst=True)
+    ReadModel.metadata.create_all(conn, tables=tables)
+    Projector(dialect.placeholder).replay(conn.connection.dbapi_connection, dialect, types=DATASET_TYPES)
+
+
 _STEPS: Final[dict[int, Callable[[Connection, Dialect], Any]]] = {
     1: _create_v1,
     2: _read_models_v2,
     3: _registry_v3,
     4: _merkle_tree_v4,
     5: _redactions_v5,
+    6: _data_versions_v6,
 }
 
 

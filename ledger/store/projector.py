@@ -2,12 +2,14 @@
 
 Owns: the tracking rules that need the ledger's current state (a run must
 exist and be running to be logged into; a param keeps its first value; an
-experiment name is unique; a logged artifact never changes) and the row
-changes each event makes. Raising here rolls the whole append back, so a
-refused call appends nothing. Replaying the events through the same code
-rebuilds the read models exactly (``SqlEventStore.rebuild``); an erased
-payload is replayed as the stand-in its redaction gives
-(``ledger.store.redaction_projector``, which applies ``ledger.redacted``).
+experiment name is unique; a logged artifact never changes; an input of a
+registered data version has its digest) and the row changes each event
+makes. Raising here rolls the whole append back, so a refused call appends
+nothing. Replaying the events through the same code rebuilds the read
+models exactly (``SqlEventStore.rebuild``); an erased payload is replayed
+as the stand-in its redaction gives (``ledger.store.redaction_projector``,
+which applies ``ledger.redacted``). Data versions are
+``ledger.store.dataset_projector``'s.
 
 SQL is plain and portable: ``INSERT ... ON CONFLICT ... DO UPDATE`` works on
 SQLite (3.24+) and PostgreSQL alike; only the placeholder differs.
@@ -26,6 +28,7 @@ from ledger.events import decode_payload
 from ledger.governance import policy_error
 from ledger.payloads import payload_model
 from ledger.redaction_rules import REDACTED, Redaction
+from ledger.store.dataset_projector import DATASET_TYPES, DatasetProjector, check_input
 from ledger.store.dialects import Dialect
 from ledger.store.redaction_projector import REDACTION_TYPES, RedactionProjector, erasures, stand_in
 from ledger.store.registry_projector import REGISTRY_TYPES, RegistryProjector
@@ -42,10 +45,13 @@ TRACKING_TYPES: Final = (
     "run.artifact_logged",
     "run.finished",
 )
-PROJECTED_TYPES: Final = TRACKING_TYPES + REGISTRY_TYPES + REDACTION_TYPES
+PROJECTED_TYPES: Final = TRACKING_TYPES + DATASET_TYPES + REGISTRY_TYPES + REDACTION_TYPES
 _REPLAY_BATCH: Final = 2000
 # The rule violations a lenient replay skips (the event then changes nothing).
 _REFUSALS: Final = (ConflictError, NotFoundError, PolicyError, ValidationError)
+# Replayed payloads checked again: defaults filled in, shapes (and text the
+# read models can store) checked, for events stored by older code or past the rules.
+_RECHECKED: Final = frozenset(REGISTRY_TYPES + DATASET_TYPES)
 # Event types whose rules read (or whose rows change) the metric rows.
 _READS_METRICS: Final = frozenset({"model.promotion_evaluated", "ledger.redacted"})
 
@@ -123,7 +129,7 @@ class Projector:
     """Applies events, one after another, to the read-model tables."""
 
     def __init__(self, placeholder: str) -> None:
-        p = placeholder
+        p = self.placeholder = placeholder
         self._sql = {
             "experiment_by_id": f"SELECT name FROM experiments WHERE experiment_id = {p}",
             "experiment_by_name": f"SELECT experiment_id FROM experiments WHERE name = {p}",
@@ -162,6 +168,7 @@ class Projector:
             "run.input_logged": self._input_logged,
             "run.artifact_logged": self._artifact_logged,
             "run.finished": self._run_finished,
+            **DatasetProjector(placeholder).handlers(),
             **RegistryProjector(placeholder).handlers(),
             **RedactionProjector(placeholder).handlers(),
         }
@@ -233,7 +240,7 @@ class Projector:
                 continue
             try:
                 # Stored by older code, perhaps: defaults filled in, shapes checked.
-                checked = payload_model(event_type).check(payload) if event_type in REGISTRY_TYPES else payload
+                checked = payload_model(event_type).check(payload) if event_type in _RECHECKED else payload
                 handler(work, seq, time, actor, checked)
             except _REFUSALS:
                 skipped += 1
@@ -339,6 +346,8 @@ class Projector:
 
     def _input_logged(self, cursor: Any, seq: int, time: str, actor: str, p: dict[str, Any]) -> None:
         self._running(cursor, p["run_id"])
+        if cursor.strict:  # a replay records the input as logged (``ledger.store.dataset_projector``)
+            check_input(cursor.cursor, self.placeholder, p["run_id"], p)
         cursor.execute(
             self._sql["insert_input"],
             (

@@ -10,10 +10,12 @@ the ``seq`` of the event that wrote it. A NaN metric value is stored as NULL
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, Index, Integer, MetaData, String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "DatasetParent",
+    "DatasetVersion",
     "Experiment",
     "LatestMetric",
     "MetricPoint",
@@ -125,6 +127,44 @@ class RunInput(ReadModel):
     context: Mapped[str | None] = mapped_column(String(32))
     columns: Mapped[str | None] = mapped_column(Text)  # canonical JSON list
     num_rows: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DatasetVersion(ReadModel):
+    """A registered data version (``dataset.version_registered``), one row per
+    (name, version): the first registration; a version never changes. A
+    redacted one keeps its name and version, its digest reads ``[redacted]``
+    and the rest is empty."""
+
+    __tablename__ = "dataset_versions"
+
+    seq: Mapped[int] = mapped_column(Seq, primary_key=True)
+    name: Mapped[str] = mapped_column(String(1024))
+    version: Mapped[str] = mapped_column(String(1024))
+    digest: Mapped[str] = mapped_column(String(1024))
+    source: Mapped[str | None] = mapped_column(Text)
+    transform: Mapped[str | None] = mapped_column(Text)
+    columns: Mapped[str | None] = mapped_column(Text)  # canonical JSON list
+    num_rows: Mapped[int | None] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(256))
+    time: Mapped[str] = mapped_column(String(27))
+
+    __table_args__ = (UniqueConstraint("name", "version", name="dataset_versions_name_version"),)
+
+
+class DatasetParent(ReadModel):
+    """One ``derived_from`` entry of a data version: the registration ``seq``
+    names ``parent_name@parent_version`` at ``position`` of its list."""
+
+    __tablename__ = "dataset_parents"
+
+    seq: Mapped[int] = mapped_column(Seq, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(1024))
+    version: Mapped[str] = mapped_column(String(1024))
+    parent_name: Mapped[str] = mapped_column(String(1024))
+    parent_version: Mapped[str] = mapped_column(String(1024))
+
+    __table_args__ = (Index("dataset_parents_parent", "parent_name", "parent_version"),)
 
 
 class RunArtifact(ReadModel):

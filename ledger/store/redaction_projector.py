@@ -9,8 +9,10 @@ target's ``payloads`` row in the same transaction, and what a redaction
 changes in the read models: a param, or a tag's current value the target
 wrote, becomes ``[redacted]``; the target's metric points go and the latest
 values are recomputed from the rest; an input row keeps only its run and
-seq; a model's tags in ``registry_log`` and ``model_version_tags`` become
-``[redacted]``; ``redactions`` records the redaction. Which types may be
+seq; a data version keeps its name and version (its digest reads
+``[redacted]``, its other fields and its parents are gone); a model's tags
+in ``registry_log`` and ``model_version_tags`` become ``[redacted]``;
+``redactions`` records the redaction. Which types may be
 redacted, and the subject, are pure rules (``ledger.redaction_rules``).
 
 A replay (rebuild, migration, as-of read) cannot read an erased payload.
@@ -247,6 +249,15 @@ class RedactionProjector:
                         REDACTED,
                         r.target_seq,
                     )
+                case "dataset.version_registered":
+                    self._write(
+                        work,
+                        "UPDATE dataset_versions SET digest = ?, source = NULL, transform = NULL, columns = NULL, "
+                        "num_rows = NULL WHERE seq = ?",
+                        REDACTED,
+                        r.target_seq,
+                    )
+                    self._write(work, "DELETE FROM dataset_parents WHERE seq = ?", r.target_seq)
                 case "model.tags_set":
                     self._erase_model_tags(work, r.target_seq, subject)
         self._write(

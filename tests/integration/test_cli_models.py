@@ -412,6 +412,13 @@ def test_as_of(sqlite_uri: str, tmp_path: Path) -> None:
         "as_of 'yesterday' is neither a seq nor an RFC 3339 time"
     )
     assert refused(uri, "models", "as-of", "5", "nope") == "model 'nope' is not registered"
+    # Only a whole number is a seq (cli.common.moment): '--5' was once a traceback.
+    assert refused(uri, "models", "as-of", "--", "--5", "credit") == "as_of '--5' is neither a seq nor an RFC 3339 time"
+    assert refused(uri, "models", "show", "credit", "1", "--as-of=--5") == (
+        "as_of '--5' is neither a seq nor an RFC 3339 time"
+    )
+    missing = cli(uri, "models", "as-of")
+    assert (missing.exit_code, missing.stderr.splitlines()[-1]) == (2, "Error: Missing argument 'TIME_OR_SEQ'.")
 
 
 # -- refusals ------------------------------------------------------------------

@@ -149,8 +149,13 @@ def test_run_demo_records_data_a_nested_search_and_real_metrics(
         runs = {v: lg.get_run(view.run_id) for v, view in versions.items()}
 
         baseline_inputs = {(i["name"], i["version"], i["context"]) for i in runs[1].inputs}
-        assert baseline_inputs == {("loans", "2026-01", "training"), ("loans", "2026-01", "validation")}
-        assert {i["version"] for i in runs[3].inputs} == {"2026-03"}
+        assert baseline_inputs == {
+            ("loans", "2026-01-training", "training"),
+            ("loans", "2026-01-validation", "validation"),
+        }
+        assert {i["version"] for i in runs[3].inputs} == {"2026-03-training", "2026-03-validation"}
+        splits = [lg.dataset_version("loans", f"2026-01-{split}") for split in ("training", "validation")]
+        assert all(split.derived_from == (("loans", "2026-01"),) for split in splits), splits
         assert all(i["digest"].startswith("sha256:") and i["num_rows"] for i in runs[1].inputs)
 
         # Version 2 is the best of the nested trials of one search run.

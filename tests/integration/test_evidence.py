@@ -220,6 +220,7 @@ def test_each_demo_version_cites_exactly_its_events(demo: tuple[ledger.Ledger, D
         "actor.role_granted",
         "actor.key_registered",
         "experiment.created",
+        "dataset.version_registered",
         "run.started",
         "run.params_logged",
         "run.input_logged",
@@ -318,13 +319,19 @@ def test_a_redacted_event_still_bundles_with_its_redaction(
     before = lg.evidence(MODEL, result.champion)
     params = next(c.seq for c in before.citations if c.type == "run.params_logged")
     data = next(c.seq for c in before.citations if c.type == "run.input_logged")
+    read = lg.event(data).payload
+    assert read is not None
+    # Once the input is erased nothing says which data version it named: that version's
+    # registration drops out (its parent stays, reached through the run's other split).
+    registration = lg.dataset_version(read["name"], read["version"]).seq
+    assert registration in before.seqs
     erased = [
         lg.redact(seq, reason="erasure request", legal_basis="GDPR Art. 17", actor="carol") for seq in (params, data)
     ]
 
     bundle = lg.write_evidence(MODEL, result.champion, tmp_path / "redacted.zip")
     assert bundle.checkpoint.size == lg.size() > before.checkpoint.size  # made to cover the redactions
-    assert set(bundle.seqs) == set(before.seqs) | {event.seq for event in erased}
+    assert set(bundle.seqs) == (set(before.seqs) - {registration}) | {event.seq for event in erased}
     assert set(bundle.seqs) == expected_seqs(lg, MODEL, result.champion, bundle.checkpoint.size)
     assert bundle.redacted == [params, data]
     reasons = {citation.seq: citation.reason for citation in bundle.citations}

@@ -210,7 +210,7 @@ def test_migrating_a_schema_3_ledger_builds_the_same_tree(uri: str, tmp_path: Pa
     before = _nodes(uri)
     _execute(uri, "DROP TABLE merkle_nodes")
     _execute(uri, "UPDATE ledger_meta SET value = '3' WHERE key = 'schema_version'")
-    with pytest.raises(StorageError, match="has schema version 3, this mlledger uses 5"):
+    with pytest.raises(StorageError, match="has schema version 3, this mlledger uses 6"):
         ledger.open(uri, create=False)
     with ledger.open(uri) as lg:
         assert _nodes(uri) == before

@@ -181,7 +181,9 @@ def test_a_redaction_erases_the_payload_and_keeps_the_chain(lg: ledger.Ledger, t
     assert checked.returncode == 0, checked.stdout
     assert checked.stdout == f"OK: {SIZE + 1} events, head {redaction.hash}\n"
 
-    assert PERSONAL not in json.dumps(_dump(lg.store.engine))
+    # The data version (event 8), not redacted here, still names her in its transform.
+    kept = {table: rows for table, rows in _dump(lg.store.engine).items() if table != "dataset_versions"}
+    assert PERSONAL not in json.dumps(kept)
     _rebuilds_the_same(lg)
     assert lg.get_run("r1").params == {"alpha": REDACTED, "applicant": REDACTED}
 
@@ -232,10 +234,15 @@ def test_every_redactable_tracking_type_reads_as_redacted(lg: ledger.Ledger) -> 
     dataset = lg.redaction_of(DATASET)
     assert dataset is not None
     assert (dataset.target_type, dataset.subject) == ("dataset.version_registered", {"name": "loans", "version": "v1"})
+    # The data version keeps its name and version; the rest is gone.
+    data = lg.dataset_version("loans", "v1")
+    assert (data.digest, data.source, data.transform, data.columns, data.num_rows) == (REDACTED, None, None, None, None)
+    assert (data.seq, data.redacted_by) == (DATASET, SIZE + 3)
     assert lg.verify().redacted == (LATEST_METRICS, TAGS, INPUT, DATASET)
     stored = json.dumps(_dump(lg.store.engine))
     assert "jane@example.com" not in stored
     assert "jane-roe.parquet" not in stored
+    assert PERSONAL not in json.dumps(_dump(lg.store.engine)["dataset_versions"])
     _rebuilds_the_same(lg)
 
 
@@ -566,7 +573,7 @@ def test_migrating_a_schema_4_ledger(uri: str) -> None:
         conn.execute(text("DROP TABLE redactions"))
         conn.execute(text("UPDATE ledger_meta SET value = '4' WHERE key = 'schema_version'"))
     engine.dispose()
-    with pytest.raises(ledger.StorageError, match="has schema version 4, this mlledger uses 5"):
+    with pytest.raises(ledger.StorageError, match="has schema version 4, this mlledger uses 6"):
         ledger.open(uri, create=False)
     with ledger.open(uri) as lg:
         run = lg.get_run("r1")
@@ -599,7 +606,7 @@ def test_migrating_a_schema_4_ledger_without_redactions_keeps_its_read_models(ur
     engine.dispose()
     with ledger.open(uri) as lg:
         assert _dump(lg.store.engine) == before
-        assert _stored(uri, "SELECT value FROM ledger_meta WHERE key = 'schema_version'") == [("5",)]
+        assert _stored(uri, "SELECT value FROM ledger_meta WHERE key = 'schema_version'") == [("6",)]
 
 
 # -- the command line -------------------------------------------------------------------
@@ -690,6 +697,64 @@ def test_cli_redact_without_an_admin(sqlite_uri: str, monkeypatch: pytest.Monkey
     assert _cli(sqlite_uri, "init").exit_code == 0  # alice becomes the admin
     result = _cli(sqlite_uri, "redact", str(PARAMS), "--reason", "r", "--legal-basis", "l", "--yes")
     assert result.stdout == "redacted event 3 by event 11\n"
+
+
+def _head(uri: str) -> tuple[int, str | None]:
+    with ledger.open(uri) as lg:
+        head = lg.head()
+        return lg.size(), None if head is None else head.hash
+
+
+def _data_version_note(name: str, seq: int) -> str:
+    return (
+        f"note: data version {name} (event {seq}) also names this data; redact it too if its source or schema is "
+        f"personal data (its name and version stay either way): mlledger redact {seq} --reason 'erasure request "
+        "DSR-12' --legal-basis 'GDPR Art. 17'\n"
+    )
+
+
+def test_cli_redact_an_input_notes_the_data_version_that_names_it(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's input and the registration of its data version may hold the
+    same facts (``log_input`` registers an unregistered version from them):
+    redacting the input says so, after the redaction, on stderr."""
+    monkeypatch.setenv("MLLEDGER_ACTOR", ADMIN)
+    monkeypatch.setenv("MLLEDGER_CAPTURE_ENV", "0")
+    with ledger.open(uri) as lg:
+        _build(lg)  # input 7 of loans@v1, which event 8 registers with the same facts
+        with lg.start_run(actor="alice") as run:
+            run.log_input("applicants", "2026-03", DIGEST, source="s3://bank/jane-roe/2026-03.parquet")
+            logged = lg.size() - 1  # registered by logged - 1, in the same batch
+            run.log_input("applicants", "2026-03", DIGEST, context="test")
+            linked = lg.size() - 1
+            lg.append("run.input_logged", {"run_id": run.run_id, "name": "never", "version": "1", "digest": DIGEST})
+            unregistered = lg.size() - 1
+    args = ("--reason", "erasure request DSR-12", "--legal-basis", "GDPR Art. 17", "--yes")
+
+    size, head = _head(uri)
+    refused = _cli(uri, "redact", str(logged), *args, "--actor", "mallory")
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    assert refused.stderr == (
+        "mlledger: error: policy rule 'admin_only': only an admin can redact events; 'mallory' is not one\n"
+    )
+    assert _head(uri) == (size, head)
+
+    redacted = _cli(uri, "redact", str(logged), *args)
+    assert (redacted.exit_code, redacted.stdout) == (0, f"redacted event {logged} by event {size}\n")
+    assert redacted.stderr == _data_version_note("applicants@2026-03", logged - 1)
+    with ledger.open(uri) as lg:
+        assert lg.size() == size + 1 and lg.event(logged).payload is None
+        # The note is advice: the registration keeps its facts until someone redacts it.
+        assert lg.dataset_version("applicants", "2026-03").source == "s3://bank/jane-roe/2026-03.parquet"
+
+    # Any registration of the input's version, not only one of the same batch.
+    redacted = _cli(uri, "redact", str(INPUT), *args)
+    assert (redacted.exit_code, redacted.stderr) == (0, _data_version_note("loans@v1", DATASET))
+    # No note for a registration's own redaction, for an input whose
+    # registration is redacted, or for an input of a version registered nowhere.
+    for seq in (DATASET, logged - 1, linked, unregistered):
+        redacted = _cli(uri, "redact", str(seq), *args)
+        assert (redacted.exit_code, redacted.stderr) == (0, ""), redacted.output
+    assert _head(uri)[0] == size + 6
 
 
 def test_pending_events_in_one_batch(lg: ledger.Ledger) -> None:

@@ -165,7 +165,7 @@ def test_migrating_a_schema_2_ledger_builds_the_registry_from_its_events(uri: st
             conn.execute(text(f"DROP TABLE {table}"))
         conn.execute(text("UPDATE ledger_meta SET value = '2' WHERE key = 'schema_version'"))
     engine.dispose()
-    with pytest.raises(ledger.StorageError, match="has schema version 2, this mlledger uses 5"):
+    with pytest.raises(ledger.StorageError, match="has schema version 2, this mlledger uses 6"):
         ledger.open(uri, create=False)
     with ledger.open(uri, artifact_root=tmp_path / "artifacts") as lg:
         assert lg.registry.snapshot() == before

@@ -168,7 +168,7 @@ def test_a_newer_schema_is_refused(uri: str) -> None:
         conn.execute(text("UPDATE ledger_meta SET value = '99' WHERE key = 'schema_version'"))
     engine.dispose()
     with pytest.raises(
-        SchemaVersionError, match="the ledger's schema is version 99, this mlledger knows up to 5: upgrade mlledger"
+        SchemaVersionError, match="the ledger's schema is version 99, this mlledger knows up to 6: upgrade mlledger"
     ):
         ledger.open(uri)
     with pytest.raises(SchemaVersionError, match="version 99"):

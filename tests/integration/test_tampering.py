@@ -156,7 +156,7 @@ def _history() -> list[tuple[str, dict[str, Any], str]]:
                 "run_id": "r1",
                 "name": "loans",
                 "version": "v1",
-                "digest": digest,
+                "digest": "sha256:" + digest,
                 "context": "training",
                 "num_rows": 1000,
             },

@@ -37,7 +37,8 @@ PROBLEM = re.compile(r"^event (\d+): (\w+): ")
 # Tag keys and values that stress RFC 8785: U+FF61 sorts after U+1F600 by code
 # point but before it in UTF-16 (0xD83D...), the order JCS uses. No NUL: tag
 # text is stored in the read models, and PostgreSQL text cannot hold it (NUL is
-# in CONTROL, the transform of a data version, a field with no read model).
+# in CONTROL, a column type of a data version, which its read model keeps as
+# JSON text: escaped).
 UNICODE_TAGS = {
     "team": "risk",
     "emoji\U0001f602": "\U0001d11e clef \U0001f600",
@@ -121,7 +122,12 @@ def build(lg: ledger.Ledger) -> int:
     )
     lg.store.append([prepare(odd)], lg._clock, enforce_rules=False)
     lg.append("run.finished", {"run_id": "run-1", "status": "FINISHED"}, actor="alice")
-    dataset = {"name": "loans", "version": "v2", "digest": "sha256:" + "b" * 64, "transform": CONTROL}
+    dataset = {
+        "name": "loans",
+        "version": "v2",
+        "digest": "sha256:" + "b" * 64,
+        "columns": [{"name": "note", "type": CONTROL}],
+    }
     lg.append("dataset.version_registered", dataset, actor="carol")
     return lg.size()
 
@@ -201,7 +207,7 @@ def test_api_and_cli_exports_pass(uri: str, exported: tuple[Path, int, str], tmp
     assert values[:4] == [0.1, 1e21, 1e-7, 0]
     assert values[-3:] == ["NaN", "Infinity", "-Infinity"]
     assert "\u2028" in read_lines(api_file)[0], "U+2028 is written raw, so a verifier must split on \\n only"
-    assert lines[8]["payload"]["transform"] == CONTROL
+    assert lines[8]["payload"]["columns"] == [{"name": "note", "type": CONTROL}]
     assert "nul \\u0000 soh \\u0001 us \\u001f del \x7f" in read_lines(api_file)[8], "JCS escapes below U+0020 only"
 
 

@@ -13,6 +13,7 @@ PURE_MODULES = [
     "ledger.errors",
     "ledger.governance",
     "ledger.redaction_rules",
+    "ledger.dataset_rules",
     "ledger.keys",
     "ledger.signatures",
     "ledger.merkle",
