@@ -25,6 +25,7 @@ from cli.datasets import datasets
 from cli.demo import demo
 from cli.events import event
 from cli.evidence import evidence
+from cli.lineage import lineage
 from cli.models import keys, models, policy, roles
 from cli.redaction import redact
 from ledger.checkpoint import origin_for, parse_verifier_key
@@ -89,6 +90,7 @@ main.add_command(checkpoint_commands.verify_proof)
 main.add_command(redact)
 main.add_command(event)
 main.add_command(evidence)
+main.add_command(lineage)
 
 
 @main.command()

@@ -55,6 +55,9 @@ from ledger.verify import (
     redaction_targets,
 )
 
+if TYPE_CHECKING:
+    from lineage.service import Lineage
+
 __all__ = ["DEFAULT_URI", "Ledger", "default_actor", "default_uri", "open"]
 
 DEFAULT_URI: Final = "sqlite:///mlledger/ledger.db"
@@ -189,6 +192,19 @@ class Ledger(RegistryCommands, DatasetCommands, CheckpointCommands, RedactionCom
     def tracking(self) -> TrackingReader:
         """Reads of the current tracking state (runs, params, metrics, ...)."""
         return TrackingReader(self.store.engine)
+
+    @property
+    def lineage(self) -> Lineage:
+        """The lineage graph: ``lg.lineage.upstream("model:credit-model/7")``,
+        ``lg.lineage.downstream("dataset:loans@2026-03")``, ``path``; kept up to
+        date incrementally between questions."""
+        # The one import upward (DESIGN §1): the graph belongs to lineage/, the entry point to the Ledger.
+        from lineage.service import Lineage  # noqa: PLC0415
+
+        found: Lineage | None = getattr(self, "_lineage", None)
+        if found is None:
+            found = self._lineage = Lineage(self.store, self._seq_of)
+        return found
 
     @property
     def artifacts(self) -> ArtifactStore:

@@ -52,6 +52,10 @@ class EventStore(Protocol):
         """(seq, type, actor, hash, payload text) of every event of these types, in seq order."""
         ...
 
+    def timed_rows_of_types(self, types: Sequence[str], start: int = 0) -> Iterator[tuple[Any, ...]]:
+        """(seq, type, time, actor, payload text) of every event of these types from ``start``, in seq order."""
+        ...
+
     def merkle_root(self, size: int) -> bytes:
         """The Merkle root of the first ``size`` events, from O(log n) stored nodes."""
         ...

@@ -431,10 +431,18 @@ class SqlEventStore:
 
     def rows_of_types(self, types: Sequence[str]) -> Iterator[tuple[Any, ...]]:
         """(seq, type, actor, hash, payload text) of every event of ``types``, in seq order, streamed."""
+        return self._stream_types("e.seq, e.type, e.actor, e.hash, p.body", types, 0)
+
+    def timed_rows_of_types(self, types: Sequence[str], start: int = 0) -> Iterator[tuple[Any, ...]]:
+        """(seq, type, time, actor, payload text) of every event of ``types``
+        with ``seq >= start``, in seq order, streamed."""
+        return self._stream_types("e.seq, e.type, e.time, e.actor, p.body", types, start)
+
+    def _stream_types(self, columns: str, types: Sequence[str], start: int) -> Iterator[tuple[Any, ...]]:
         listed = ", ".join(f"'{t}'" for t in types if t.replace(".", "").replace("_", "").isalnum())
         sql = (
-            "SELECT e.seq, e.type, e.actor, e.hash, p.body FROM events e LEFT JOIN payloads p ON p.seq = e.seq "
-            f"WHERE e.type IN ({listed}) ORDER BY e.seq"
+            f"SELECT {columns} FROM events e LEFT JOIN payloads p ON p.seq = e.seq "
+            f"WHERE e.type IN ({listed}) AND e.seq >= {int(start)} ORDER BY e.seq"
         )
         with self._raw() as raw:
             for row in self.dialect.stream(raw, sql, (), SCAN_BATCH):
