@@ -516,6 +516,8 @@ def _next_commands(
         (f"{prefix} verify --checkpoint {notes} --key {notes.parent / 'verifier.key'}", "  # extends every note"),
         (f"{prefix} proof {handover} -o proof.json", "  # the promotion, provable offline"),
         (f"{prefix} evidence {MODEL} {champion} -o {MODEL}-v{champion}-evidence.zip", "  # every event, each proven"),
+        (f"{prefix} lineage upstream model:{MODEL}/{champion}", "  # data, code, runs, people behind it"),
+        (f"{prefix} lineage downstream dataset:loans@2026-01", "  # what depends on January's data"),
     ]
 
 
