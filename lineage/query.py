@@ -12,7 +12,7 @@ import itertools
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Literal, NamedTuple
 
 import networkx as nx
@@ -207,30 +207,37 @@ def _edge(source: str, target: str, data: dict[str, Any]) -> Edge:
 def _view(
     graph: nx.MultiDiGraph, root: str, direction: Direction, stop: int, depths: dict[str, int], edges: list[Edge]
 ) -> LineageView:
+    """The answer: each node's attributes as they were at ``stop``, with its
+    depth; the edges in seq order, deployments marked live or not."""
+    # One walk reaches nodes in order of depth already; two are merged by it (a stable sort).
+    order = sorted(depths.items(), key=itemgetter(1)) if direction in ("both", "all") else depths.items()
+    attributes = graph._node
     nodes: dict[str, dict[str, Any]] = {}
-    for node, d in sorted(depths.items(), key=itemgetter(1)):  # stable: the walk's order within a depth
-        data = dict(graph._node[node], depth=d)
-        if data["kind"] == "model":
+    deployments = []
+    for node, d in order:
+        data = {**attributes[node], "depth": d}
+        kind = data["kind"]
+        if kind == "run":
+            if data.get("ended_seq", -1) > stop:  # ended later: running then
+                data = {k: v for k, v in data.items() if k not in ("ended", "ended_seq", "error")}
+                data["status"] = "RUNNING"
+        elif kind == "model":
             data["stages"] = [s for s in data["stages"] if s[0] <= stop]
             data["stage"] = stage_at(data["stages"], stop)
-        if data["kind"] == "dataset" and data.get("registered_seq", -1) > stop:  # named by inputs only, then
+        elif kind == "dataset" and data.get("registered_seq", -1) > stop:  # named by inputs only, then
             data = {k: v for k, v in data.items() if k not in ("registered_seq", "transform", "redacted")}
-        if data["kind"] == "run" and data.get("ended_seq", stop + 1) > stop and "started" in data:
-            data = {k: v for k, v in data.items() if k not in ("ended", "ended_seq", "error")} | {"status": "RUNNING"}
+        elif kind == "deployment":
+            deployments.append(node)
         nodes[node] = data
-    edges = sorted(edges, key=lambda e: e.seq)  # stable: the fold's order among one event's edges
+    edges.sort(key=attrgetter("seq"))  # stable: the fold's order among one event's edges
     live: set[tuple[str, int]] = set()
-    for node, data in nodes.items():
-        if data["kind"] == "deployment":
-            serving = _serving(graph, node, stop)
-            data["serving"] = {env: model for env, (_, model) in sorted(serving.items())}
-            live.update((node, seq) for seq, _ in serving.values())
-    edges = [
-        Edge(e.source, e.target, e.kind, e.seq, {**e.attrs, "live": (e.target, e.seq) in live})
-        if e.kind == "deployed_as"
-        else e
-        for e in edges
-    ]
+    for node in deployments:
+        serving = _serving(graph, node, stop)
+        nodes[node]["serving"] = {env: model for env, (_, model) in sorted(serving.items())}
+        live.update((node, seq) for seq, _ in serving.values())
+    for i, e in enumerate(edges):
+        if e.kind == "deployed_as":
+            edges[i] = Edge(e.source, e.target, e.kind, e.seq, {**e.attrs, "live": (e.target, e.seq) in live})
     return LineageView(root, direction, stop, nodes, edges)
 
 
