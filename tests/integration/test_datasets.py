@@ -27,6 +27,7 @@ from ledger import ConflictError, NotFoundError, ValidationError
 from ledger.datasets import DataVersion, DataVersionRef
 from ledger.events import PendingEvent, prepare
 from ledger.redaction_rules import REDACTED
+from tests.integration.support import stored
 from tests.property.test_rebuild import _dump
 
 A, B, C = ("sha256:" + c * 64 for c in "abc")
@@ -40,15 +41,6 @@ def lg(uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ledger.Ledger]:
     monkeypatch.setenv("MLLEDGER_CAPTURE_ENV", "0")
     with ledger.open(uri) as opened:
         yield opened
-
-
-def _stored(uri: str, sql: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(uri)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def _snapshot(lg: ledger.Ledger) -> tuple[Any, ...]:
@@ -184,7 +176,7 @@ def test_a_derived_chain_and_its_parents_rows(lg: ledger.Ledger) -> None:
     assert (clean.transform, clean.actor) == ("dedupe; drop PII", "bob")
     assert [str(ref) for ref in train.derived_from] == ["clean@1", "labels@7"]
     assert [v.ref for v in lg.dataset_versions()] == [raw.ref, clean.ref, ("labels", "7"), train.ref]
-    assert _stored(
+    assert stored(
         lg.uri,
         "SELECT seq, position, name, version, parent_name, parent_version FROM dataset_parents ORDER BY seq, position",
     ) == [
@@ -578,7 +570,7 @@ def test_a_redacted_registration_keeps_its_name_and_version(lg: ledger.Ledger) -
     assert lg.dataset_version("train", "1").derived_from == train.derived_from
     assert lg.dataset_version("raw", "2026-03") == raw
     assert lg.get_run(run.run_id).inputs[0]["digest"] == B
-    assert _stored(lg.uri, f"SELECT COUNT(*) FROM dataset_parents WHERE seq = {clean.seq}") == [(0,)]
+    assert stored(lg.uri, f"SELECT COUNT(*) FROM dataset_parents WHERE seq = {clean.seq}") == [(0,)]
     # As of any moment, even before the erasure, it reads as redacted.
     assert lg.dataset_version("clean", "1", as_of=clean.seq) == erased
     assert lg.verify().redacted == (clean.seq,)
@@ -623,7 +615,7 @@ def test_migrating_a_schema_5_ledger_fills_the_data_versions(lg: ledger.Ledger) 
     with ledger.open(uri) as migrated:
         assert migrated.dataset_versions() == versions
         assert _dump(migrated.store.engine) == before
-        assert _stored(uri, "SELECT value FROM ledger_meta WHERE key = 'schema_version'") == [("6",)]
+        assert stored(uri, "SELECT value FROM ledger_meta WHERE key = 'schema_version'") == [("6",)]
         assert migrated.verify().ok
 
 

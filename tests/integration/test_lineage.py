@@ -5,7 +5,6 @@ redactions, and the ``mlledger lineage`` commands."""
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from ledger.errors import NotFoundError, ValidationError
 from lineage.build import LINEAGE_TYPES, GraphBuilder
 from lineage.service import Lineage
 from lineage.tree import render
+from tests.integration.support import git_repo
 
 ADMIN, SCIENTIST, APPROVER = "admin", "alice", "erin"
 
@@ -45,16 +45,6 @@ def _register_data(lg: Ledger, name: str, version: str, digest: str, parents=(),
         "num_rows": 1000,
     }
     return lg.append("dataset.version_registered", payload, actor=SCIENTIST).seq
-
-
-def _git_repo(path: Path) -> str:
-    path.mkdir()
-    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@x"}
-    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "train"]):
-        subprocess.run(["git", *args], cwd=path, check=True, env={**env, "PATH": "/usr/bin:/bin"})
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=path, check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def _model_file(tmp_path: Path, text: str) -> str:
@@ -93,7 +83,7 @@ def build_story(lg: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     lg.record_deployment("credit-model", 1, target="scoring-api", environment="prod", actor=SCIENTIST)
     seqs["v1_deployed"] = lg.size() - 1
     monkeypatch.chdir(tmp_path)
-    commit = _git_repo(tmp_path / "code")
+    commit = git_repo(tmp_path / "code")
     monkeypatch.chdir(tmp_path / "code")
     with lg.start_run("credit", "retrain", actor=SCIENTIST) as retrain:
         retrain.log_input("loans", "2026-03", "sha256:" + "2" * 64, context="training")

@@ -37,6 +37,7 @@ from ledger.errors import ValidationError
 from ledger.events import PendingEvent, new_event_id
 from lineage import diagram
 from lineage.query import LineageView
+from tests.integration.support import git_repo
 
 CREDIT = "model:credit-model/1"
 COLUMN_ORDER = ["dataset", "run", "artifact", "model", "deployment"]
@@ -99,16 +100,6 @@ class Story:
     commit: str
 
 
-def _git_repo(path: Path) -> str:
-    path.mkdir()
-    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x", "GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@x"}
-    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "train"]):
-        subprocess.run(["git", *args], cwd=path, check=True, env={**env, "PATH": "/usr/bin:/bin"})
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=path, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 def _train(lg: Ledger, work: Path, name: str, inputs, *, nested: bool = False, capture: bool = False) -> str:
     with lg.start_run("fraud", name, actor="alice", nested=nested, capture_environment=capture) as run:
         for data, version, context in inputs:
@@ -128,7 +119,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     in Production, deployed to staging and prod, where it replaced v1 (from a
     baseline run); a run whose customer input is erased afterwards."""
     home = tmp_path_factory.mktemp("story")
-    commit = _git_repo(home / "repo")
+    commit = git_repo(home / "repo")
     features = [("fraud-features", "v7", "training"), ("chargebacks", "2026-04", "test")]
     with ledger.open(f"sqlite:///{home / 'ledger.db'}", artifact_root=home / "artifacts") as lg:
         lg.claim_admin(actor="carol")

@@ -25,6 +25,7 @@ from cli.main import main
 from ledger.encoding import canonical_json, payload_digest
 from ledger.events import PendingEvent, Prepared, new_event_id
 from ledger.redaction_rules import REDACTED, Redaction
+from tests.integration.support import stored
 from tests.property.test_rebuild import _dump
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,18 +84,9 @@ def lg(uri: str) -> Any:
         yield opened
 
 
-def _stored(uri: str, sql: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(uri)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
 def _snapshot(lg: ledger.Ledger) -> tuple[Any, ...]:
     """Everything a refused redaction must leave as it was."""
-    return lg.size(), lg.head(), _stored(lg.uri, "SELECT seq, body FROM payloads ORDER BY seq"), _dump(lg.store.engine)
+    return lg.size(), lg.head(), stored(lg.uri, "SELECT seq, body FROM payloads ORDER BY seq"), _dump(lg.store.engine)
 
 
 def _rebuilds_the_same(lg: ledger.Ledger) -> None:
@@ -131,7 +123,7 @@ def test_a_redaction_erases_the_payload_and_keeps_the_chain(lg: ledger.Ledger, t
     erased = lg.event(PARAMS)
     assert erased.payload is None
     assert (erased.header(), erased.hash) == (target.header(), target.hash)
-    assert _stored(lg.uri, f"SELECT seq FROM payloads WHERE seq = {PARAMS}") == []
+    assert stored(lg.uri, f"SELECT seq FROM payloads WHERE seq = {PARAMS}") == []
     assert lg.merkle_root(SIZE) == before_root
     assert lg.redaction_of(PARAMS) == Redaction(
         seq=SIZE,
@@ -585,7 +577,7 @@ def test_migrating_a_schema_4_ledger(uri: str) -> None:
             (PARAMS, "run.params_logged", {"run_id": "r1", "keys": ["alpha", "applicant"]}),
             (TAGS, "run.tags_set", None),
         ]
-        assert _stored(uri, "SELECT target_seq, seq, subject FROM redactions ORDER BY target_seq") == [
+        assert stored(uri, "SELECT target_seq, seq, subject FROM redactions ORDER BY target_seq") == [
             (PARAMS, SIZE, '{"keys":["alpha","applicant"],"run_id":"r1"}'),
             (TAGS, SIZE + 1, None),
         ]
@@ -606,7 +598,7 @@ def test_migrating_a_schema_4_ledger_without_redactions_keeps_its_read_models(ur
     engine.dispose()
     with ledger.open(uri) as lg:
         assert _dump(lg.store.engine) == before
-        assert _stored(uri, "SELECT value FROM ledger_meta WHERE key = 'schema_version'") == [("6",)]
+        assert stored(uri, "SELECT value FROM ledger_meta WHERE key = 'schema_version'") == [("6",)]
 
 
 # -- the command line -------------------------------------------------------------------
