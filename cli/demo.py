@@ -252,6 +252,7 @@ class DemoResult:
     next_commands: tuple[str, ...]
     checkpoints: tuple[int, ...]  # sizes of the signed checkpoints written to checkpoint_dir
     checkpoint_dir: Path
+    report: Path  # the provenance report of the champion
 
 
 class _Story:
@@ -505,7 +506,7 @@ def _comparison(decision: PromotionDecision) -> str:
 
 
 def _next_commands(
-    lg: ledger.Ledger, champion: int, archived: int, before: str, notes: Path, handover: int
+    lg: ledger.Ledger, champion: int, archived: int, before: str, notes: Path, handover: int, pdf: Path
 ) -> list[tuple[str, str]]:
     """What a compliance officer types next, each with a note of what it shows."""
     prefix = "mlledger" if lg.uri == ledger.default_uri() else f"mlledger --uri {lg.display_uri}"
@@ -518,7 +519,23 @@ def _next_commands(
         (f"{prefix} evidence {MODEL} {champion} -o {MODEL}-v{champion}-evidence.zip", "  # every event, each proven"),
         (f"{prefix} lineage upstream model:{MODEL}/{champion}", "  # data, code, runs, people behind it"),
         (f"{prefix} lineage downstream dataset:loans@2026-01", "  # what depends on January's data"),
+        (f"{prefix} report verify {pdf} --key {notes.parent / 'verifier.key'}", "  # the report, checked offline"),
     ]
+
+
+def _report(story: _Story, version: int, folder: Path) -> Path:
+    """The provenance report of ``version``, written under ``folder``; its path."""
+    from reports.generate import generate_report  # noqa: PLC0415 - reportlab loads at the end only
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{MODEL}-v{version}-report.pdf"
+    made = generate_report(story.lg, MODEL, version, deliver=path.write_bytes, actor=ADMIN)
+    story.say(
+        ADMIN,
+        f"writes the provenance report of v{version} (in Production): {path}, {len(made.document):,} bytes, "
+        f"sha256:{made.sha256[:16]}…, its evidence attached; recorded as event {made.event.seq}",
+    )
+    return path
 
 
 def _checkpoints(story: _Story) -> Path:
@@ -565,7 +582,8 @@ def run_demo(lg: ledger.Ledger, echo: Callable[[str], None], workdir: Path) -> D
     )
     sizes = tuple(c.size for c in lg.checkpoints())
     story.say(ADMIN, f"signs checkpoint {final.size} (root {final.root.hex()[:16]}…): {len(sizes)} notes in {notes}")
-    commands = _next_commands(lg, champion, archived, before, notes, handover_seq)
+    pdf = _report(story, champion, notes.parent / "reports")
+    commands = _next_commands(lg, champion, archived, before, notes, handover_seq, pdf)
     echo("A compliance officer would go on with:")
     for command, note in commands:
         echo(f"  {command}{note}")
@@ -588,6 +606,7 @@ def run_demo(lg: ledger.Ledger, echo: Callable[[str], None], workdir: Path) -> D
         next_commands=tuple(command for command, _ in commands),
         checkpoints=sizes,
         checkpoint_dir=notes,
+        report=pdf,
     )
 
 

@@ -28,6 +28,7 @@ from cli.evidence import evidence
 from cli.lineage import lineage
 from cli.models import keys, models, policy, roles
 from cli.redaction import redact
+from cli.report import report
 from ledger.checkpoint import origin_for, parse_verifier_key
 from ledger.checkpoints import CheckpointFinding, read_notes
 from ledger.encoding import parse_json
@@ -91,6 +92,7 @@ main.add_command(redact)
 main.add_command(event)
 main.add_command(evidence)
 main.add_command(lineage)
+main.add_command(report)
 
 
 @main.command()

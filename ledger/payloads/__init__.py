@@ -13,6 +13,7 @@ from ledger.payloads.governance import (
     KeyRegistered,
     LedgerRedacted,
     PolicySet,
+    ReportGenerated,
     RoleGranted,
     RoleRevoked,
 )
@@ -71,6 +72,7 @@ PAYLOAD_MODELS: dict[str, type[Payload]] = {
         RoleRevoked,
         PolicySet,
         LedgerRedacted,
+        ReportGenerated,
     )
 }
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.payloads.base import Name, Payload, Stage, Strict
+from ledger.payloads.base import Digest, Name, Payload, Stage, Strict
 
 __all__ = [
     "DatasetVersionSubject",
@@ -15,6 +15,7 @@ __all__ = [
     "LedgerRedacted",
     "ModelTagsSubject",
     "PolicySet",
+    "ReportGenerated",
     "RoleGranted",
     "RoleRevoked",
     "RunKeysSubject",
@@ -97,3 +98,20 @@ class LedgerRedacted(Payload):
     subject: RunKeysSubject | RunSubject | DatasetVersionSubject | ModelTagsSubject
     reason: Name
     legal_basis: Name
+
+
+class ReportGenerated(Payload):
+    """Someone generated the provenance report of model version ``version``
+    of ``name``: who asked is the event's actor, ``sha256`` identifies the
+    document (``format``), and ``tree_size``/``root`` name the checkpoint it
+    rests on (``as_of``: the seq it was asked as of, if not the latest).
+    Access to evidence is itself evidence."""
+
+    TYPE = "report.generated"
+    name: Name
+    version: Annotated[int, Field(ge=1)]
+    format: Literal["pdf", "json", "text"]
+    sha256: Digest
+    tree_size: Annotated[int, Field(ge=1)]
+    root: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    as_of: Annotated[int, Field(ge=0)] | None = None

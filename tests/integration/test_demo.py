@@ -9,6 +9,7 @@ second run on the same ledger is refused with nothing appended.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -25,6 +26,12 @@ from ledger import ConflictError
 MODEL = "credit-model"
 AS_OF = re.compile(r"models as-of (\S+) credit-model --stage Production")
 DONE = re.compile(r"^done in (\d+\.\d) s$", re.MULTILINE)
+
+
+def generated_path(output: str) -> str:
+    """The report path the demo printed."""
+    line = next(line for line in output.splitlines() if "writes the provenance report" in line)
+    return line.split(": ", 1)[1].split(",", 1)[0]
 
 
 @pytest.fixture
@@ -104,7 +111,17 @@ def test_demo_tells_the_story_once_and_leaves_what_it_says(uri: str, workspace: 
 
         report = lg.verify()
         assert report.ok and report.signatures == 1
-        assert f"verifies the ledger: {report.events} events intact" in result.output
+        # The demo verified, then wrote the champion's report: the one event after is its record.
+        assert f"verifies the ledger: {report.events - 1} events intact" in result.output
+        generated = lg.event(report.events - 1)
+        assert generated.type == "report.generated" and generated.actor == "carol"
+        pdf = Path(generated_path(result.output))
+        assert generated.payload == {
+            "name": MODEL, "version": 3, "format": "pdf", "as_of": None,
+            "sha256": "sha256:" + hashlib.sha256(pdf.read_bytes()).hexdigest(),
+            "tree_size": report.events - 1, "root": lg.merkle_root(report.events - 1).hex(),
+        }  # fmt: skip
+        assert pdf.read_bytes().startswith(b"%PDF")
         head = lg.head()
 
     # Every command the officer is told to type next works as printed (the shell
@@ -120,7 +137,7 @@ def test_demo_tells_the_story_once_and_leaves_what_it_says(uri: str, workspace: 
     # The signed checkpoints the story kept: every 50 events, and one at the end.
     with ledger.open(uri, create=False) as lg:
         sizes = [c.size for c in lg.checkpoints()]
-    assert sizes == [*range(50, report.events, 50), report.events]
+    assert sizes == [*range(50, report.events - 1, 50), report.events - 1]  # the last one: before the report
     base = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite") else workspace / "mlledger"
     assert sorted(p.name for p in (base / "checkpoints").iterdir()) == [f"checkpoint-{n:012d}.note" for n in sizes]
 
@@ -184,7 +201,8 @@ def test_run_demo_records_data_a_nested_search_and_real_metrics(
         assert isinstance(result, DemoResult)
         assert (result.champion, result.archived, result.rejected) == (3, 2, 4)
         assert [e.outcome for e in result.evaluations] == ["requested", "kept"]
-        assert result.ok and result.events == lg.size()
+        assert result.ok and result.events == lg.size() - 1  # then the report was recorded
+        assert result.report.is_file() and lg.event(lg.size() - 1).type == "report.generated"
         assert lines[-1] == f"done in {result.seconds:.1f} s"
         assert f"  mlledger --uri {lg.display_uri} models show credit-model 3" in lines
 
