@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,9 @@ def create(
 
     def deliver(document: bytes) -> None:
         if target == "-":
-            click.get_binary_stream("stdout").write(document)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(document)
+            sys.stdout.buffer.flush()
             return
         if not write_new(Path(target), document):
             raise ValidationError(f"{target} exists; a report is never written over a file (choose another -o)")

@@ -29,6 +29,8 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def _run(*args: str, uri: str | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(main, [*(["--uri", uri] if uri else []), *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a traceback, not an exit code, when the command itself broke
     return result.exit_code, result.stdout, result.stderr
 
 
