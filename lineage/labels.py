@@ -15,6 +15,7 @@ from typing import Any, Final
 from lineage.columns import DrawnGraph, other_end
 from lineage.geometry import FONT, LABEL_SIZE, LABEL_WIDTH, wrap
 from lineage.query import Edge, LineageView
+from lineage.tree import short
 
 __all__ = ["actor_texts", "caption", "edge_label", "more_texts", "node_texts"]
 
@@ -103,14 +104,10 @@ def model_name(data: Mapping[str, Any]) -> str:
     return f"{data.get('name', '?')} v{data.get('version', '?')}"
 
 
-def _short(text: str, keep: int = 8) -> str:
-    return text if len(text) <= keep + 1 else text[:keep] + "…"
-
-
 def _digest(value: object) -> str:
     text = str(value or "")
     algorithm, _, hexdigest = text.rpartition(":")
-    return f"{algorithm or 'sha256'} {_short(hexdigest)}" if hexdigest else ""
+    return f"{algorithm or 'sha256'} {short(hexdigest, 8)}" if hexdigest else ""
 
 
 def _size(size: object) -> str:
@@ -138,7 +135,7 @@ def _commit_texts(graph: DrawnGraph, node: str, data: Mapping[str, Any]) -> Text
     dirty = any(e.attrs.get("dirty") for e in graph.out_of.get(node, ()))
     return (
         "COMMIT",
-        f"commit {_short(str(data.get('sha', '')), 10)}",
+        f"commit {short(str(data.get('sha', '')), 10)}",
         "git · uncommitted changes" if dirty else "git",
         "",
     )
@@ -150,9 +147,9 @@ def _redacted_texts(graph: DrawnGraph, node: str, data: Mapping[str, Any]) -> Te
 
 def _run_texts(graph: DrawnGraph, node: str, data: Mapping[str, Any]) -> Texts:
     nested = any(e.kind == "parent_of" for e in graph.into.get(node, ()))
-    short = f"run {_short(str(data.get('run_id', node.removeprefix('run:'))))}"
-    title = str(data["name"]) if data.get("name") else short
-    parts = [short if data.get("name") else "", str(data.get("experiment") or "")]
+    run = f"run {short(str(data.get('run_id', node.removeprefix('run:'))), 8)}"
+    title = str(data["name"]) if data.get("name") else run
+    parts = [run if data.get("name") else "", str(data.get("experiment") or "")]
     return "NESTED RUN" if nested else "RUN", title, " · ".join(p for p in parts if p), str(data.get("status") or "")
 
 
