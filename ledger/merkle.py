@@ -1,7 +1,8 @@
 """The RFC 9162 (Certificate Transparency v2) Merkle tree over leaf bytes (DESIGN §4).
 
 Owns: the tree hash of a list of leaves, inclusion and consistency proofs
-(RFC 9162 §2.1.3-2.1.4) and their verification. Every function takes leaf
+(RFC 9162 §2.1.3-2.1.4), the multiproof of a set of leaves (below), and
+their verification. Every function takes leaf
 *data* (in the ledger: the 32-byte event hash, never a pre-hashed leaf hash)
 and returns raw 32-byte SHA-256 hashes, so published RFC 6962/9162 test
 vectors apply unchanged. Reading leaves or stored subtree hashes from the
@@ -17,13 +18,32 @@ Trees of size 0 lie outside RFC 9162's proofs (they are defined for
 a consistency proof from size 0 is empty, the old root must be the empty
 tree's root, and any new root is consistent with it (check that root by
 other means). Proofs between equal sizes are empty and need equal roots.
+
+The multiproof of the leaves at ``indices`` (increasing) in a tree of ``n``
+leaves proves them all at once: the hashes of the largest subtrees, as MTH
+splits the tree, that hold none of those leaves, left to right. In terms of
+RFC 9162's MTH (``k`` the largest power of two smaller than ``hi - lo``)::
+
+    PROOF(lo, hi) = []                          if every leaf of [lo, hi) is cited
+                  = [MTH(D[lo:hi])]             if none is
+                  = PROOF(lo, lo + k) ++ PROOF(lo + k, hi)   otherwise
+
+and the proof is PROOF(0, n). To check it, compute ROOT(0, n) by the same
+recursion, taking MTH of the cited leaves where every leaf is cited and the
+next proof hash where none is; the proof holds when every hash is used and
+the result is the signed root. One leaf's multiproof holds the hashes of its
+RFC 9162 inclusion proof, in left-to-right order; any run of contiguous cited
+leaves in a tree of N needs at most 2·log2(N) hashes, where their inclusion
+proofs would repeat log2(N) hashes per leaf.
 """
 
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Final
 
 from ledger.errors import ProofError, ValidationError
@@ -35,9 +55,12 @@ __all__ = [
     "inclusion_proof",
     "leaf_hash",
     "merkle_root",
+    "multiproof",
+    "multiproof_ranges",
     "node_hash",
     "verify_consistency",
     "verify_inclusion",
+    "verify_multiproof",
 ]
 
 LEAF_PREFIX: Final = b"\x00"  # RFC 6962 §2.1 / RFC 9162 §2.1.1: domain separation
@@ -83,6 +106,74 @@ def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     if old_size in (0, len(leaves)):
         return []
     return _subproof(old_size, [leaf_hash(leaf) for leaf in leaves], whole=True)
+
+
+def multiproof(leaves: Sequence[bytes], indices: Sequence[int]) -> list[bytes]:
+    """The multiproof (module docstring) of the leaves at ``indices`` in the tree of ``leaves``."""
+    hashes = [leaf_hash(leaf) for leaf in leaves]
+    return [_subtree_root(hashes[start:end]) for start, end in multiproof_ranges(indices, len(leaves))]
+
+
+def multiproof_ranges(indices: Sequence[int], size: int) -> list[tuple[int, int]]:
+    """The leaf ranges ``[start, end)`` whose tree hashes make up the multiproof
+    of ``indices`` (increasing, each below ``size``) in a tree of ``size``, in
+    proof order. ``ValidationError`` for indices out of order or range."""
+    _check_size("size", size)
+    _check_indices(indices, size)
+    ranges: list[tuple[int, int]] = []
+    pending = [(0, size, 0, len(indices))] if size else []  # (lo, hi, i, j): indices[i:j] lie in [lo, hi)
+    while pending:
+        lo, hi, i, j = pending.pop()
+        if i == j:
+            ranges.append((lo, hi))
+        elif j - i < hi - lo:  # some leaves are not cited: split as MTH does
+            mid = lo + _split(hi - lo)
+            cut = bisect_left(indices, mid, i, j)
+            pending += [(mid, hi, cut, j), (lo, mid, i, cut)]  # the left half is taken first
+    return ranges
+
+
+def verify_multiproof(
+    size: int, indices: Sequence[int], leaves: Sequence[bytes], proof: Sequence[bytes], root: bytes
+) -> None:
+    """Check that ``leaves`` (data) are the leaves at ``indices`` (increasing)
+    of the tree of ``size`` leaves with ``root``, by their multiproof
+    ``proof`` (module docstring). Raises ``ProofError`` if they are not
+    (including an index at or beyond the size), ``ValidationError`` when the
+    indices are out of order or do not match the leaves. As with
+    ``verify_inclusion``, ``size`` and ``root`` must come together from one
+    trusted tree head (a signed checkpoint)."""
+    _check_size("size", size)
+    _check_root("root", root)
+    if len(indices) != len(leaves):
+        raise ValidationError(f"multiproof: {len(indices)} indices for {len(leaves)} leaves")
+    where = f"multiproof of {len(indices)} leaves in a tree of {size}"
+    if indices and indices[-1] >= size:
+        raise ProofError(f"{where}: leaf {indices[-1]} is not below the tree size")
+    _check_indices(indices, size)
+    if size == 0:
+        raise ProofError(f"{where}: an empty tree holds no leaves")
+    hashes = [leaf_hash(leaf) for leaf in leaves]
+    given = iter(proof)
+    expected = len(multiproof_ranges(indices, size))
+
+    def subtree(lo: int, hi: int, i: int, j: int) -> bytes:
+        if i == j:
+            found = next(given, None)
+            if found is None:
+                raise ProofError(f"{where}: {len(proof)} hashes, expected {expected}")
+            return found
+        if j - i == hi - lo:
+            return _subtree_root(hashes[i:j])
+        mid = lo + _split(hi - lo)
+        cut = bisect_left(indices, mid, i, j)
+        return node_hash(subtree(lo, mid, i, cut), subtree(mid, hi, cut, j))
+
+    computed = subtree(0, size, 0, len(indices))
+    if next(given, None) is not None:
+        raise ProofError(f"{where}: {len(proof)} hashes, expected {expected}")
+    if computed != root:
+        raise ProofError(f"{where}: computed root {_short(computed)}, expected {_short(root)}")
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> None:
@@ -218,6 +309,13 @@ def _consistency_length(old_size: int, new_size: int) -> int:
 def _check_size(name: str, value: int) -> None:
     if value < 0:
         raise ValidationError(f"{name} must not be negative, got {value}")
+
+
+def _check_indices(indices: Sequence[int], size: int) -> None:
+    if any(later <= earlier for earlier, later in pairwise(indices)):
+        raise ValidationError("multiproof: the leaf indices must be increasing, each once")
+    if indices and (indices[0] < 0 or indices[-1] >= size):
+        raise ValidationError(f"multiproof: leaf indices must lie in [0, {size}), got {indices[0]}..{indices[-1]}")
 
 
 def _check_root(name: str, value: bytes) -> None:

@@ -64,6 +64,10 @@ class EventStore(Protocol):
         """The RFC 9162 inclusion proof of event ``index`` in the tree of ``size`` events."""
         ...
 
+    def multiproof(self, indices: Sequence[int], size: int) -> list[bytes]:
+        """The multiproof (``ledger.merkle``) of events ``indices`` (increasing) in the tree of ``size`` events."""
+        ...
+
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """The RFC 9162 consistency proof from the tree of ``old_size`` events to ``new_size``."""
         ...

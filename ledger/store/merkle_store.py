@@ -4,7 +4,9 @@ subtrees are computed from ``events.hash`` when a proof reads them.
 
 Owns: which rows an append adds (from the tree's right edge and the new
 event hashes), which stored rows make up the root of any size, an RFC 9162
-inclusion proof and a consistency proof, and reading them in one query.
+inclusion proof, a consistency proof and a multiproof (``ledger.merkle``),
+and reading them in one query (a chunk of keys at a time for a multiproof of
+many scattered leaves).
 Hashing is ``ledger.merkle``'s (``leaf_hash``, ``node_hash``); the append
 transaction, its lock and the SQL dialects are ``ledger.store.sql``'s and
 ``ledger.store.dialects``'s.
@@ -39,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
 from ledger.errors import IntegrityError
-from ledger.merkle import EMPTY_ROOT, leaf_hash, merkle_root, node_hash
+from ledger.merkle import EMPTY_ROOT, leaf_hash, merkle_root, multiproof_ranges, node_hash
 
 __all__ = [
     "MIN_STORED_LEVEL",
@@ -49,6 +51,7 @@ __all__ = [
     "divergence",
     "grow",
     "inclusion_proof",
+    "multiproof",
     "read_edge",
     "right_edge",
     "root",
@@ -56,6 +59,7 @@ __all__ = [
 ]
 
 MIN_STORED_LEVEL: Final = 3  # subtrees of 8 leaves and more are stored
+_KEYS_PER_QUERY: Final = 2000  # well under SQLite's and PostgreSQL's parameter limits
 NodeKey = tuple[int, int]  # (level, idx): the subtree over leaves [idx·2^level, (idx+1)·2^level)
 NodeRow = tuple[int, int, bytes]  # (level, idx, hash)
 Range = tuple[int, int]  # leaves [start, end)
@@ -125,6 +129,12 @@ def root(cursor: Any, placeholder: str, size: int) -> bytes:
 def inclusion_proof(cursor: Any, placeholder: str, index: int, size: int) -> list[bytes]:
     """PATH(index, D[size]) of RFC 9162 §2.1.3.1 (``0 <= index < size``)."""
     return _hashes(cursor, placeholder, path_ranges(index, size), f"the inclusion proof of leaf {index} in {size}")
+
+
+def multiproof(cursor: Any, placeholder: str, indices: Sequence[int], size: int) -> list[bytes]:
+    """The multiproof (``ledger.merkle``) of leaves ``indices`` (increasing) in the tree of ``size``."""
+    ranges = multiproof_ranges(indices, size)
+    return _hashes(cursor, placeholder, ranges, f"the multiproof of {len(indices)} leaves in {size}")
 
 
 def consistency_proof(cursor: Any, placeholder: str, old_size: int, new_size: int) -> list[bytes]:
@@ -223,11 +233,18 @@ def _read(cursor: Any, placeholder: str, keys: Sequence[NodeKey], what: str) -> 
         else:
             by_level.setdefault(level, []).append(idx)
     found = _small_subtrees(cursor, placeholder, small)
-    terms, params = [], []
-    for level, indices in by_level.items():
-        terms.append(f"(level = {placeholder} AND idx IN ({', '.join([placeholder] * len(indices))}))")
-        params += [level, *indices]
-    if terms:
+    stored = [
+        (level, indices[start : start + _KEYS_PER_QUERY])
+        for level, indices in by_level.items()
+        for start in range(0, len(indices), _KEYS_PER_QUERY)
+    ]
+    while stored:
+        terms: list[str] = []
+        params: list[int] = []
+        while stored and len(params) < _KEYS_PER_QUERY:
+            level, indices = stored.pop()
+            terms.append(f"(level = {placeholder} AND idx IN ({', '.join([placeholder] * len(indices))}))")
+            params += [level, *indices]
         cursor.execute(f"SELECT level, idx, hash FROM merkle_nodes WHERE {' OR '.join(terms)}", tuple(params))
         found.update({(int(level), int(idx)): bytes(digest) for level, idx, digest in cursor.fetchall()})
     missing = [key for key in keys if key not in found]
@@ -263,15 +280,17 @@ def _leaf_range(level: int, idx: int) -> range:
 
 def _leaves(cursor: Any, placeholder: str, seqs: Sequence[int]) -> dict[NodeKey, bytes]:
     """Leaf hashes (level 0) of events ``seqs``, from their stored hashes."""
-    if not seqs:
-        return {}
-    cursor.execute(f"SELECT seq, hash FROM events WHERE seq IN ({', '.join([placeholder] * len(seqs))})", tuple(seqs))
     found = {}
-    for seq, digest in cursor.fetchall():
-        try:
-            found[(0, int(seq))] = leaf_hash(bytes.fromhex(digest))
-        except (TypeError, ValueError):
-            continue  # a malformed stored hash: reported as missing
+    for start in range(0, len(seqs), _KEYS_PER_QUERY):
+        chunk = seqs[start : start + _KEYS_PER_QUERY]
+        cursor.execute(
+            f"SELECT seq, hash FROM events WHERE seq IN ({', '.join([placeholder] * len(chunk))})", tuple(chunk)
+        )
+        for seq, digest in cursor.fetchall():
+            try:
+                found[(0, int(seq))] = leaf_hash(bytes.fromhex(digest))
+            except (TypeError, ValueError):
+                continue  # a malformed stored hash: reported as missing
     return found
 
 

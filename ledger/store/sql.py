@@ -330,6 +330,11 @@ class SqlEventStore:
         with self._reading() as cursor:
             return merkle_store.inclusion_proof(cursor, self.dialect.placeholder, index, size)
 
+    def multiproof(self, indices: Sequence[int], size: int) -> list[bytes]:
+        """The multiproof (``ledger.merkle``) of events ``indices`` (increasing) in the tree of ``size`` events."""
+        with self._reading() as cursor:
+            return merkle_store.multiproof(cursor, self.dialect.placeholder, indices, size)
+
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """The RFC 9162 consistency proof from the tree of ``old_size`` events to ``new_size``."""
         with self._reading() as cursor:
