@@ -37,7 +37,7 @@ class _EvidenceGroup(click.Group):
 @click.group(cls=_EvidenceGroup, subcommand_metavar="MODEL VERSION -o FILE | verify FILE --key VKEY")
 def evidence() -> None:
     """Evidence bundles: every event about a model version and its lineage,
-    each with its proof against one signed checkpoint, in one zip.
+    proven against one signed checkpoint, in one zip.
 
     \b
     mlledger evidence credit-model 3 -o credit-model-3.zip
@@ -55,16 +55,16 @@ def evidence() -> None:
 @click.pass_context
 def evidence_create(ctx: click.Context, model: str, version: int, output: str, key_file: str | None) -> None:
     """Write the evidence bundle of VERSION of MODEL (`mlledger evidence
-    MODEL VERSION -o FILE` for short): the events about it, each with its
-    inclusion proof against the latest stored checkpoint covering them all
-    (one is signed now when none does), the verifier key and a README."""
+    MODEL VERSION -o FILE` for short): the events about it, with their
+    multiproof against the latest stored checkpoint covering them all (one
+    is signed now when none does), the verifier key and a README."""
     with ledger.open(ctx.find_root().obj, create=False) as lg:
         key = lg.signing_key(key_file) if key_file else None
         bundle = lg.write_evidence(model, version, output, key=key)
     redacted = f", {len(bundle.redacted)} with redacted payloads" if bundle.redacted else ""
     click.echo(
         f"wrote {output}: {len(bundle.citations)} events about {model} version {version}{redacted}, "
-        f"each proven in the checkpoint of {bundle.checkpoint.size} events (root {bundle.checkpoint.root.hex()[:16]}…)"
+        f"proven in the checkpoint of {bundle.checkpoint.size} events (root {bundle.checkpoint.root.hex()[:16]}…)"
     )
     click.echo(f"check it: mlledger evidence verify {output} --key VKEY (the ledger's verifier key, from its operator)")
 
@@ -74,8 +74,9 @@ def evidence_create(ctx: click.Context, model: str, version: int, output: str, k
 @click.option("--key", "verifier", required=True, help="The ledger's verifier key, or a file holding it.")
 def evidence_verify(file: str, verifier: str) -> None:
     """Check an evidence bundle offline, without the ledger: the checkpoint's
-    signature by VKEY, each event's hash, payload digest and inclusion proof,
-    and that the manifest cites exactly the events inside. Exit 0 valid,
+    signature by VKEY, each event's hash and payload digest, their multiproof
+    (or in an older bundle each inclusion proof), and that the manifest cites
+    exactly the events inside. Exit 0 valid,
     1 a check failed, 2 unreadable."""
     checked = check_bundle(_read_zip(file), verifier_key_argument(verifier))
     redacted = ""

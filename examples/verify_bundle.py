@@ -3,8 +3,14 @@
 This is an independent check that trusts none of mlledger's code: it was
 written from DESIGN.md (sections 2, 4, 5 and 6) and the bundle's own
 README, and uses only the standard library, the ``rfc8785`` package (RFC 8785
-canonical JSON) and ``cryptography`` (Ed25519). It checks:
+canonical JSON) and ``cryptography`` (Ed25519). It reads both formats the
+manifest may name: ``mlledger-evidence-bundle/2`` (one multiproof of all
+the events, in multiproof.json) and ``mlledger-evidence-bundle/1`` (an
+inclusion proof per event, in proofs.json). It checks:
 
+- the zip holds exactly the files of its format: README.md, checkpoint.note,
+  events.jsonl, manifest.json, verifier.key, and multiproof.json (/2) or
+  proofs.json (/1);
 - checkpoint.note is a C2SP signed note whose text (origin, tree size,
   base64 root hash) carries a valid Ed25519 signature by the verifier key
   given with --key: the signature line names the key, its first 4 bytes are
@@ -14,12 +20,21 @@ canonical JSON) and ``cryptography`` (Ed25519). It checks:
   note itself;
 - each line of events.jsonl: hash = SHA-256(JCS of the nine header fields)
   and payload_digest = SHA-256(JCS(payload)) unless the payload is null;
-- each event's inclusion proof in proofs.json leads from its hash (the leaf
-  data) to the signed root, by the verification algorithm of RFC 9162
-  §2.1.3.2 (leaf hash SHA-256(0x00 || leaf), node hash
-  SHA-256(0x01 || left || right));
+- that the events are leaves of the signed tree (RFC 9162: leaf i is the 32
+  bytes of event i's hash, leaf hash SHA-256(0x00 || leaf), node hash
+  SHA-256(0x01 || left || right), split at the largest power of two below
+  the size):
+  /2: the multiproof in multiproof.json, by the README's algorithm: ROOT(0,
+  tree size), where ROOT(lo, hi) is the tree hash of the cited leaves when
+  all of [lo, hi) is cited, the next unused proof hash when none of it is,
+  and node hash(ROOT(lo, lo + k), ROOT(lo + k, hi)) otherwise (k the largest
+  power of two below hi - lo), must use every hash exactly once and equal the
+  signed root; it proves the events together, so when it fails it cannot say
+  which event (or hash) is wrong, and is one problem naming multiproof.json;
+  /1: each event's inclusion proof in proofs.json, by the verification
+  algorithm of RFC 9162 §2.1.3.2, and proofs.json proves no other event;
 - the manifest cites exactly the seqs of events.jsonl (increasing), with
-  their types, and proofs.json proves exactly those;
+  their types;
 - a null payload is named by a ledger.redacted event in the bundle
   ("target_seq"), as DESIGN §6 requires;
 - the bundle holds the model.version_created event of the manifest's model
@@ -30,8 +45,10 @@ canonical JSON) and ``cryptography`` (Ed25519). It checks:
 VKEY is the verifier key text, ``<name>+<8 hex key id>+<base64(0x01 ||
 32-byte Ed25519 public key)>``, or a file holding it; take it from the
 ledger's operator, not from the bundle. Prints ``OK: ...`` and exits 0;
-otherwise prints every problem, one per line, and exits 1. Exits 2 when the
-bundle or the key cannot be read at all.
+otherwise prints every problem, one per line (naming the event where one
+event is at fault), and exits 1. Exits 2 when the bundle or the key cannot
+be read at all (not a zip, files missing or extra, a format it does not
+know, a file that is not strict JSON of the expected shape).
 """
 
 from __future__ import annotations
@@ -45,6 +62,7 @@ import itertools
 import json
 import sys
 import zipfile
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +70,10 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-FILES = ("README.md", "checkpoint.note", "events.jsonl", "manifest.json", "proofs.json", "verifier.key")
+FORMAT_2 = "mlledger-evidence-bundle/2"  # one multiproof of all the events
+FORMAT_1 = "mlledger-evidence-bundle/1"  # an inclusion proof per event
+PROOF_FILE = {FORMAT_2: "multiproof.json", FORMAT_1: "proofs.json"}
+COMMON_FILES = ("README.md", "checkpoint.note", "events.jsonl", "manifest.json", "verifier.key")
 HEADER_FIELDS = ("v", "seq", "id", "type", "schema", "time", "actor", "payload_digest", "prev")
 LINE_FIELDS = {*HEADER_FIELDS, "hash", "payload"}
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -162,7 +183,7 @@ def open_note(note: str, key: tuple[str, bytes, bytes], problems: list[str]) -> 
     return origin, size, root
 
 
-# -- RFC 9162 §2.1.3.2 (DESIGN §4) ---------------------------------------------------------
+# -- the Merkle tree: RFC 9162 (DESIGN §4) and the bundle README's multiproof --------------
 
 
 def leaf_hash(leaf: bytes) -> bytes:
@@ -173,7 +194,37 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def split_point(n: int) -> int:
+    """k, the largest power of two smaller than ``n`` (``n`` > 1): where MTH splits ``n`` leaves."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def hash_bytes(value: Any) -> bytes | None:
+    """The 32 bytes of a hash written as 64 lowercase hex digits; None for anything else."""
+    if not isinstance(value, str) or len(value) != 64 or value != value.lower():
+        return None
+    try:
+        digest = bytes.fromhex(value)
+    except ValueError:
+        return None
+    return digest if len(digest) == 32 else None  # fromhex skips spaces
+
+
+def hash_list(values: Any) -> list[bytes] | None:
+    """The hashes of a list of 64-lowercase-hex strings; None when it is not one."""
+    if not isinstance(values, list):
+        return None
+    hashes = []
+    for value in values:
+        digest = hash_bytes(value)
+        if digest is None:
+            return None
+        hashes.append(digest)
+    return hashes
+
+
 def included(index: int, size: int, leaf: bytes, path: list[bytes], root: bytes) -> bool:
+    """RFC 9162 §2.1.3.2: ``path`` is the inclusion proof of ``leaf`` at ``index`` under ``root``."""
     if index >= size:  # 1
         return False
     fn, sn = index, size - 1  # 2
@@ -191,6 +242,39 @@ def included(index: int, size: int, leaf: bytes, path: list[bytes], root: bytes)
     return sn == 0 and r == root  # 5
 
 
+def tree_hash(leaves: list[bytes], lo: int, hi: int) -> bytes:
+    """MTH(leaves[lo:hi]) of RFC 9162 §2.1.1 (``hi`` > ``lo``)."""
+    if hi - lo == 1:
+        return leaf_hash(leaves[lo])
+    k = split_point(hi - lo)
+    return node_hash(tree_hash(leaves, lo, lo + k), tree_hash(leaves, lo + k, hi))
+
+
+def multiproof_root(size: int, seqs: list[int], leaves: list[bytes], proof: list[bytes]) -> tuple[bytes | None, int]:
+    """(ROOT(0, size), the number of proof hashes it used) by the README's
+    algorithm; the root is None when it needs more hashes than ``proof``
+    holds. ``leaves[i]`` is leaf ``seqs[i]``; ``seqs`` increase, each below ``size``."""
+    used = 0
+
+    def root(lo: int, hi: int, i: int, j: int) -> bytes | None:
+        nonlocal used
+        # seqs[i:j] are the cited leaves in [lo, hi)
+        if i == j:  # none is cited: the next unused hash
+            if used == len(proof):
+                return None
+            used += 1
+            return proof[used - 1]
+        if j - i == hi - lo:  # every leaf is cited
+            return tree_hash(leaves, i, j)
+        mid = lo + split_point(hi - lo)
+        cut = bisect_left(seqs, mid, i, j)
+        left = root(lo, mid, i, cut)  # left before right
+        right = root(mid, hi, cut, j) if left is not None else None
+        return None if left is None or right is None else node_hash(left, right)
+
+    return root(0, size, 0, len(seqs)), used
+
+
 # -- the bundle ----------------------------------------------------------------------------
 
 
@@ -200,28 +284,53 @@ def read_bundle(path: str) -> dict[str, bytes]:
             names = archive.namelist()
             if len(names) != len(set(names)):
                 raise UnreadableError(f"{path}: an entry appears twice in the zip")
-            files = {name: archive.read(name) for name in names}
+            return {name: archive.read(name) for name in names}
     except (OSError, zipfile.BadZipFile, EOFError, ValueError) as e:
         raise UnreadableError(f"cannot read {path}: {e}") from e
-    missing = [name for name in FILES if name not in files]
+
+
+def check_entries(files: dict[str, bytes], bundle_format: str) -> None:
+    """The zip holds exactly the files of ``bundle_format``."""
+    expected = sorted((*COMMON_FILES, PROOF_FILE[bundle_format]))
+    missing = [name for name in expected if name not in files]
     if missing:
-        raise UnreadableError(f"{path}: missing {', '.join(missing)}")
-    extra = sorted(set(files) - set(FILES))
+        raise UnreadableError(f"missing {', '.join(missing)} (format {bundle_format})")
+    extra = sorted(set(files) - set(expected))
     if extra:
         raise UnreadableError(
-            f"{path}: unexpected entries {', '.join(extra)} (a bundle holds exactly {', '.join(FILES)})"
+            f"unexpected entries {', '.join(extra)} (a bundle of format {bundle_format} holds exactly "
+            f"{', '.join(expected)})"
         )
-    return files
 
 
 def load(files: dict[str, bytes], name: str) -> Any:
+    if name not in files:
+        raise UnreadableError(f"missing {name}")
     try:
         return parse_json(files[name].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise UnreadableError(f"{name}: not strict JSON: {e}") from e
 
 
-def check_event(event: dict[str, Any], path: Any, tree: tuple[str, int, bytes] | None) -> list[str]:
+def load_multiproof(files: dict[str, bytes]) -> list[bytes]:
+    """Format /2: the hashes of multiproof.json, ``{"hashes": [hex, ...]}``."""
+    document = load(files, "multiproof.json")
+    hashes = hash_list(document.get("hashes")) if isinstance(document, dict) else None
+    if hashes is None:
+        raise UnreadableError('multiproof.json: expected {"hashes": [64 lowercase hex digits, ...]}')
+    return hashes
+
+
+def load_proofs(files: dict[str, bytes]) -> dict[str, Any]:
+    """Format /1: proofs.json, ``{"<seq>": [hex, ...]}``."""
+    proofs = load(files, "proofs.json")
+    if not isinstance(proofs, dict):
+        raise UnreadableError("proofs.json: expected an object keyed by seq")
+    return proofs
+
+
+def check_hashes(event: dict[str, Any]) -> list[str]:
+    """The event's header hashes to its hash, its payload (unless null) to its payload_digest."""
     seq = event["seq"]
     problems = []
     header = {name: event[name] for name in HEADER_FIELDS}
@@ -234,15 +343,73 @@ def check_event(event: dict[str, Any], path: Any, tree: tuple[str, int, bytes] |
             problems.append(f"event {seq}: payload_altered: sha256(JCS(payload)) is not payload_digest")
     except rfc8785.CanonicalizationError as e:
         problems.append(f"event {seq}: malformed: no RFC 8785 encoding: {e}")
-    if path is None:
-        return [*problems, f"event {seq}: proof_missing: proofs.json has no proof for it"]
-    try:
-        nodes = [bytes.fromhex(node) for node in path]
-        leaf = bytes.fromhex(event["hash"])
-    except (TypeError, ValueError):
-        return [*problems, f"event {seq}: malformed: its hash or proof is not hex"]
-    if tree is not None and not (len(leaf) == 32 and included(seq, tree[1], leaf, nodes, tree[2])):
-        problems.append(f"event {seq}: not_included: its proof does not lead to the signed root of {tree[1]} events")
+    return problems
+
+
+def check_multiproof(
+    events: list[dict[str, Any]], proof: list[bytes], tree: tuple[str, int, bytes] | None
+) -> list[str]:
+    """Format /2: the events' hashes, as the leaves at their seqs, and the
+    multiproof's hashes lead to the signed root. One problem at most: the
+    proof is of all the events together, so it cannot say which is wrong."""
+    if tree is None:
+        return []  # no signed root to check against: checkpoint.note's problem says why
+    size, root = tree[1], tree[2]
+    unusable = multiproof_unusable(events, size)
+    if unusable:
+        return [f"multiproof.json: {unusable}"]
+    seqs, leaves = [event["seq"] for event in events], [bytes.fromhex(event["hash"]) for event in events]
+    computed, used = multiproof_root(size, seqs, leaves, proof)
+    where = f"multiproof.json: not_included: the {len(events)} events and its {len(proof)} hashes"
+    if computed is None:
+        return [f"{where} do not make a tree of {size} events (too few hashes)"]
+    if used != len(proof):
+        return [f"{where} do not make a tree of {size} events ({len(proof) - used} hashes left unused)"]
+    if computed != root:
+        return [
+            f"{where} do not lead to the signed root of {size} events: an event is not the ledger's, "
+            "or a hash was altered"
+        ]
+    return []
+
+
+def multiproof_unusable(events: list[dict[str, Any]], size: int) -> str:
+    """Why the README's algorithm cannot run on these events; empty when it can."""
+    unreadable = [event["seq"] for event in events if hash_bytes(event["hash"]) is None]
+    if unreadable:
+        return f"not_checked: the hash of event {unreadable[0]} is not 64 lowercase hex digits"
+    seqs = [event["seq"] for event in events]
+    if any(b <= a for a, b in itertools.pairwise(seqs)):
+        return "not_checked: the seqs of events.jsonl are not increasing"
+    outside = [seq for seq in seqs if not 0 <= seq < size]
+    if outside:
+        return f"not_included: event {outside[0]} is not below the tree size {size}"
+    return "not_included: the signed tree is empty" if size == 0 else ""
+
+
+def check_inclusion_proofs(
+    events: list[dict[str, Any]], proofs: dict[str, Any], tree: tuple[str, int, bytes] | None
+) -> list[str]:
+    """Format /1: each event's inclusion proof leads to the signed root, and proofs.json proves no other event."""
+    problems = []
+    for event in events:
+        seq, path = event["seq"], proofs.get(str(event["seq"]))
+        if path is None:
+            problems.append(f"event {seq}: proof_missing: proofs.json has no proof for it")
+            continue
+        leaf, nodes = hash_bytes(event["hash"]), hash_list(path)
+        if leaf is None or nodes is None:
+            problems.append(f"event {seq}: malformed: its hash or proof is not 64 lowercase hex digits each")
+        elif tree is not None and not included(seq, tree[1], leaf, nodes, tree[2]):
+            problems.append(
+                f"event {seq}: not_included: its proof does not lead to the signed root of {tree[1]} events"
+            )
+    held = {str(event["seq"]) for event in events}
+    problems += [
+        f"event {name}: extra_proof: proofs.json proves an event not in the bundle"
+        for name in proofs
+        if name not in held
+    ]
     return problems
 
 
@@ -266,11 +433,13 @@ def parse_events(files: dict[str, bytes]) -> list[dict[str, Any]]:
 def verify(files: dict[str, bytes], key: tuple[str, bytes, bytes]) -> tuple[list[str], dict[str, Any], int]:
     """(problems, manifest, number of events)."""
     problems: list[str] = []
-    manifest, proofs = load(files, "manifest.json"), load(files, "proofs.json")
+    manifest = load(files, "manifest.json")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("events"), list):
         raise UnreadableError("manifest.json: expected an object with an events list")
-    if not isinstance(proofs, dict):
-        raise UnreadableError("proofs.json: expected an object keyed by seq")
+    bundle_format = manifest.get("format")
+    if bundle_format not in PROOF_FILE:
+        raise UnreadableError(f"manifest.json: format {bundle_format!r}, expected {FORMAT_2!r} or {FORMAT_1!r}")
+    check_entries(files, bundle_format)
     note = files["checkpoint.note"].decode("utf-8", errors="replace")
     tree = open_note(note, key, problems)
     if manifest.get("checkpoint") != note:
@@ -281,8 +450,12 @@ def verify(files: dict[str, bytes], key: tuple[str, bytes, bytes]) -> tuple[list
             problems.append("manifest.json: origin, tree_size or root is not the signed checkpoint's")
     events = parse_events(files)
     for event in events:
-        problems += check_event(event, proofs.get(str(event["seq"])), tree)
-    problems += check_coverage(manifest["events"], events, proofs)
+        problems += check_hashes(event)
+    if bundle_format == FORMAT_2:
+        problems += check_multiproof(events, load_multiproof(files), tree)
+    else:
+        problems += check_inclusion_proofs(events, load_proofs(files), tree)
+    problems += check_coverage(manifest["events"], events)
     problems += check_redactions(events)
     model, version = manifest.get("model"), manifest.get("version")
     if not any(creates(event, model, version) for event in events):
@@ -290,8 +463,8 @@ def verify(files: dict[str, bytes], key: tuple[str, bytes, bytes]) -> tuple[list
     return problems, manifest, len(events)
 
 
-def check_coverage(cited_list: list[Any], events: list[dict[str, Any]], proofs: dict[str, Any]) -> list[str]:
-    """The manifest cites exactly the events (in increasing seq), with their types; a proof for each only."""
+def check_coverage(cited_list: list[Any], events: list[dict[str, Any]]) -> list[str]:
+    """The manifest cites exactly the events (in increasing seq), with their types."""
     problems = []
     seqs = [event["seq"] for event in events]
     problems += [f"events.jsonl: seq {b} after seq {a}" for a, b in itertools.pairwise(seqs) if b <= a]
@@ -309,9 +482,6 @@ def check_coverage(cited_list: list[Any], events: list[dict[str, Any]], proofs: 
     for seq in types:
         if seq not in cited:
             problems.append(f"event {seq}: not_cited: in events.jsonl, not cited in manifest.json")
-    for name in proofs:
-        if not name.isdigit() or int(name) not in types:
-            problems.append(f"event {name}: extra_proof: proofs.json proves an event not in the bundle")
     return problems
 
 
@@ -365,9 +535,10 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     if problems:
         return 1
+    how = "one multiproof" if manifest["format"] == FORMAT_2 else "an inclusion proof each"
     print(
         f"OK: {count} events about {manifest['model']} version {manifest['version']}, each in the signed tree "
-        f"of {manifest['tree_size']} events of {manifest['origin']}"
+        f"of {manifest['tree_size']} events of {manifest['origin']} ({manifest['format']}: {how})"
     )
     return 0
 

@@ -44,7 +44,7 @@ from ledger.errors import (
 )
 from ledger.files import ledger_home, write_new
 from ledger.keys import generate_private_key
-from ledger.merkle import CompactRange, verify_consistency, verify_inclusion
+from ledger.merkle import CompactRange, verify_consistency, verify_inclusion, verify_multiproof
 from ledger.proofs import proof_document
 
 if TYPE_CHECKING:
@@ -105,12 +105,18 @@ class SigningKey:
 
 @dataclass(frozen=True)
 class StoredCheckpoint:
-    """A signed checkpoint as the ledger stores it."""
+    """A signed checkpoint as the ledger stores it; or, from
+    ``stored_checkpoint_or_head``, the unsigned head of the tree (no time,
+    no note: ``signed`` is false)."""
 
     size: int
     root: bytes
     time: str
     note: str
+
+    @property
+    def signed(self) -> bool:
+        return bool(self.note)
 
     def to_json(self) -> dict[str, Any]:
         return {"tree_size": self.size, "root": self.root.hex(), "time": self.time, "note": self.note}
@@ -317,6 +323,18 @@ class CheckpointCommands:
         except NotFoundError as e:
             raise NotFoundError(f"no checkpoint includes event {seq}, and none can be made now: {e}") from e
 
+    def stored_checkpoint_or_head(self, seq: int) -> StoredCheckpoint:
+        """The latest stored checkpoint that includes event ``seq``, else the
+        tree of every event so far, unsigned: never signs and never writes,
+        so it needs no signing key (``mlledger models show``)."""
+        latest = self._last_checkpoint()
+        if latest is not None and latest.size > seq:
+            return latest
+        size = self.size()
+        if seq >= size:
+            raise NotFoundError(f"event {seq} does not exist (the ledger has {size} events)")
+        return StoredCheckpoint(size, self.store.merkle_root(size), "", "")
+
     def prove(self, seq: int, *, checkpoint: StoredCheckpoint | None = None) -> dict[str, Any]:
         """The proof document (``ledger.proofs``) that event ``seq`` is in the
         tree a signed checkpoint commits to (default: ``covering_checkpoint``)."""
@@ -342,6 +360,20 @@ class CheckpointCommands:
                 f"{signed.size} events ({e}): run `mlledger verify`"
             ) from e
         return path
+
+    def checked_multiproof(self, rows: Sequence[Sequence[Any]], signed: StoredCheckpoint) -> list[bytes]:
+        """The multiproof (``ledger.merkle``) of the stored events ``rows`` (in
+        seq order) in ``signed``'s tree, checked before it is handed out."""
+        seqs = [row[0] for row in rows]
+        proof = self.store.multiproof(seqs, signed.size)
+        try:
+            verify_multiproof(signed.size, seqs, [hash_bytes(row[9]) for row in rows], proof, signed.root)
+        except ProofError as e:
+            raise IntegrityError(
+                f"events {seqs[0]}..{seqs[-1]}: the stored Merkle tree gives no valid multiproof against the "
+                f"checkpoint of {signed.size} events ({e}): run `mlledger verify`"
+            ) from e
+        return proof
 
     def checkpoint_schedule(self) -> tuple[int, str | None]:
         """(every N events, directory) of automatic checkpoints; N = 0: off.

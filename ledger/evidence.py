@@ -1,5 +1,5 @@
 """Evidence bundles (``mlledger evidence MODEL VERSION``): every event the
-ledger holds about one model version and its lineage, each with its proof.
+ledger holds about one model version and its lineage, with their proof.
 
 Owns: which events the bundle of a version cites and why, the one signed
 checkpoint they are all proven against (the latest stored checkpoint that
@@ -40,8 +40,8 @@ the checkpoint's size and uses an index, unless said otherwise):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from ledger.checkpoints import SigningKey, StoredCheckpoint
     from ledger.store import EventStore
 
-__all__ = ["EvidenceBundle", "EvidenceCommands"]
+__all__ = ["EvidenceBundle", "EvidenceCommands", "EvidenceSelection"]
 
 _RUN_LOGS: Final = ("run.params_logged", "run.tags_set", "run.artifact_logged")
 _RUN_PARTS: Final = {
@@ -82,23 +82,20 @@ _RUN_PARTS: Final = {
     "run.input_logged": "input",
 }
 _CHUNK: Final = 500  # seqs per IN (...) list
+_RUN: Final = 16  # consecutive seqs read with one range query
 _ATTEMPTS: Final = 5  # selections tried while writers redact what the last one cited
 
 
 @dataclass(frozen=True)
-class EvidenceBundle:
-    """The evidence of ``model`` version ``version``: the cited events (stored
-    rows, in seq order, with why each is cited) and their inclusion proofs in
-    the tree ``checkpoint`` signs."""
+class EvidenceSelection:
+    """The events cited as evidence of ``model`` version ``version``: stored
+    rows in seq order, each with why it is cited, all covered by ``checkpoint``."""
 
     model: str
     version: int
-    origin: str
     checkpoint: StoredCheckpoint
-    verifier_key: str
     citations: tuple[Citation, ...]
     rows: tuple[Sequence[Any], ...]
-    proofs: Mapping[int, Sequence[bytes]] = field(repr=False)
 
     @property
     def seqs(self) -> list[int]:
@@ -108,6 +105,16 @@ class EvidenceBundle:
     def redacted(self) -> list[int]:
         """The cited events whose payload was erased."""
         return [row[0] for row in self.rows if row[10] is None]
+
+
+@dataclass(frozen=True)
+class EvidenceBundle(EvidenceSelection):
+    """A selection with its multiproof in the tree ``checkpoint`` signs: what
+    a bundle file holds."""
+
+    origin: str
+    verifier_key: str
+    proof: tuple[bytes, ...] = field(repr=False)
 
     def files(self) -> dict[str, bytes]:
         """The bundle's files by name (``ledger.bundle``)."""
@@ -121,7 +128,7 @@ class EvidenceBundle:
             verifier_key=self.verifier_key,
             citations=self.citations,
             lines=[export_line(tuple(row[:9]), row[9], row[10]) for row in self.rows],
-            proofs=self.proofs,
+            proof=self.proof,
         )
 
     def to_bytes(self) -> bytes:
@@ -209,12 +216,15 @@ class _Reads:
         return [(target, target_type) for target, target_type in self.conn.execute(query)]
 
     def redactions_of(self, targets: Sequence[int]) -> list[tuple[int, int]]:
-        """(target seq, redaction seq) of the redactions of ``targets``, at any seq."""
-        found: list[tuple[int, int]] = []
-        for chunk in _chunks(sorted(targets)):
-            query = select(RedactionRecord.target_seq, RedactionRecord.seq).where(RedactionRecord.target_seq.in_(chunk))
-            found.extend((target, seq) for target, seq in self.conn.execute(query))
-        return found
+        """(target seq, redaction seq) of the redactions of ``targets``, at any
+        seq: one range query over the targets' span (redactions are few)."""
+        if not targets:
+            return []
+        wanted = set(targets)
+        query = select(RedactionRecord.target_seq, RedactionRecord.seq).where(
+            RedactionRecord.target_seq.between(min(wanted), max(wanted))
+        )
+        return [(target, seq) for target, seq in self.conn.execute(query) if target in wanted]
 
     def data_version(self, name: str, version: str) -> tuple[int, list[tuple[str, str]]] | None:
         """(seq, derived from) of the registration of data version ``name@version``."""
@@ -245,21 +255,37 @@ class _Reads:
         return [(start, role) for start, role in self.conn.execute(query)]
 
     def rows(self, seqs: Sequence[int]) -> list[tuple[Any, ...]]:
-        """The stored rows (``StoredRow`` shape: header, hash, payload text or None) of ``seqs``, in seq order."""
+        """The stored rows (``StoredRow`` shape: header, hash, payload text or
+        None) of ``seqs``, in seq order: a range query for each run of
+        consecutive seqs (a run's metric events), IN lists for the rest."""
         columns = [getattr(Event, name) for name in _ROW_COLUMNS]
+        query = select(*columns, PayloadRow.body).outerjoin(PayloadRow, PayloadRow.seq == Event.seq)
+        ranges, scattered = _runs(sorted(seqs))
         found: list[tuple[Any, ...]] = []
-        for chunk in _chunks(sorted(seqs)):
-            query = (
-                select(*columns, PayloadRow.body)
-                .outerjoin(PayloadRow, PayloadRow.seq == Event.seq)
-                .where(Event.seq.in_(chunk))
-                .order_by(Event.seq)
-            )
-            found.extend(tuple(row) for row in self.conn.execute(query))
+        for first, last in ranges:
+            found.extend(tuple(row) for row in self.conn.execute(query.where(Event.seq.between(first, last))))
+        for chunk in _chunks(scattered):
+            found.extend(tuple(row) for row in self.conn.execute(query.where(Event.seq.in_(chunk))))
+        found.sort(key=lambda row: row[0])
         return found
 
 
 _ROW_COLUMNS: Final = ("seq", "v", "id", "type", "schema", "time", "actor", "payload_digest", "prev", "hash")
+
+
+def _runs(seqs: Sequence[int]) -> tuple[list[tuple[int, int]], list[int]]:
+    """(first, last) of each run of at least ``_RUN`` consecutive ``seqs`` (sorted), and the seqs outside them."""
+    ranges: list[tuple[int, int]] = []
+    scattered: list[int] = []
+    start = 0
+    for i in range(1, len(seqs) + 1):
+        if i == len(seqs) or seqs[i] != seqs[i - 1] + 1:
+            if i - start >= _RUN:
+                ranges.append((seqs[start], seqs[i - 1]))
+            else:
+                scattered += seqs[start:i]
+            start = i
+    return ranges, scattered
 
 
 def _chunks(values: Sequence[int]) -> Iterator[list[int]]:
@@ -324,7 +350,9 @@ class EvidenceCommands:
 
         def covering_checkpoint(self, seq: int, *, key: SigningKey | None = None) -> StoredCheckpoint: ...
 
-        def checked_inclusion_proof(self, row: Sequence[Any], signed: StoredCheckpoint) -> list[bytes]: ...
+        def stored_checkpoint_or_head(self, seq: int) -> StoredCheckpoint: ...
+
+        def checked_multiproof(self, rows: Sequence[Sequence[Any]], signed: StoredCheckpoint) -> list[bytes]: ...
 
         def verifier_key(self) -> str: ...
 
@@ -343,22 +371,35 @@ class EvidenceCommands:
         return bundle
 
     def evidence(self, name: str, version: int, *, key: SigningKey | None = None) -> EvidenceBundle:
-        """Every event about ``version`` of ``name`` and its lineage, each with
-        its inclusion proof against one signed checkpoint: the latest stored
-        one covering them all, else a new one signed with ``key`` (default:
-        the ledger's signing key). ``NotFoundError`` for an unknown model or
+        """Every event about ``version`` of ``name`` and its lineage, with
+        their multiproof against one signed checkpoint: the latest stored one
+        covering them all, else a new one signed with ``key`` (default: the
+        ledger's signing key). ``NotFoundError`` for an unknown model or
         version."""
+        return self.prove_selection(self.select_evidence(name, version, key=key))
+
+    def select_evidence(
+        self, name: str, version: int, *, key: SigningKey | None = None, sign: bool = True
+    ) -> EvidenceSelection:
+        """The events ``evidence`` cites and the checkpoint it proves them
+        against, without the proof (a report adds events of its own first).
+        Without ``sign`` nothing is signed or written: when no stored
+        checkpoint covers the events, the checkpoint is the ledger's head,
+        unsigned (``StoredCheckpoint.signed``; a read-only view's)."""
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ValidationError(f"model version must be a whole number >= 1, got {version!r}")
         stop = self.size()
         for _ in range(_ATTEMPTS):
             seen = self._select(name, version, stop)
-            checkpoint = self.covering_checkpoint(seen.last, key=key)
+            if sign:
+                checkpoint = self.covering_checkpoint(seen.last, key=key)
+            else:
+                checkpoint = self.stored_checkpoint_or_head(seen.last)
             cited = seen if checkpoint.size == stop else self._select(name, version, checkpoint.size)
             if not cited.late:
-                bundle = self._bundle(name, version, checkpoint, cited)
-                if bundle is not None:
-                    return bundle
+                selection = self._selection(name, version, checkpoint, cited)
+                if selection is not None:
+                    return selection
             # A redaction of a cited event landed after the checkpoint: it
             # must be cited too, so the bundle needs a newer checkpoint.
             stop = self.size()
@@ -367,11 +408,23 @@ class EvidenceCommands:
             f"{_ATTEMPTS} times: try again"
         )
 
-    def _bundle(
+    def prove_selection(self, selection: EvidenceSelection) -> EvidenceBundle:
+        """``selection`` with the multiproof of its rows, checked against its
+        checkpoint's root before it is handed out. A selection tied to the
+        unsigned head (``select_evidence(sign=False)``) gets no verifier key:
+        nothing is signed, and the ledger may have no key at all."""
+        return EvidenceBundle(
+            **{f.name: getattr(selection, f.name) for f in fields(EvidenceSelection)},
+            origin=origin_for(self.ledger_id),
+            verifier_key=self.verifier_key() if selection.checkpoint.signed else "",
+            proof=tuple(self.checked_multiproof(selection.rows, selection.checkpoint)),
+        )
+
+    def _selection(
         self, name: str, version: int, checkpoint: StoredCheckpoint, cited: _Citations
-    ) -> EvidenceBundle | None:
-        """The bundle of the cited events; None when a cited payload is gone
-        without a cited redaction (erased meanwhile: select again)."""
+    ) -> EvidenceSelection | None:
+        """The selection of the cited events; None when a cited payload is
+        gone without a cited redaction (erased meanwhile: select again)."""
         seqs = sorted(cited.reasons)
         with self.store.engine.connect() as conn:
             rows = _Reads(conn, checkpoint.size).rows(seqs)
@@ -379,15 +432,12 @@ class EvidenceCommands:
         erased = {row[0] for row in rows if row[10] is None}
         if erased - set(cited.redactions):
             return None
-        return EvidenceBundle(
+        return EvidenceSelection(
             model=name,
             version=version,
-            origin=origin_for(self.ledger_id),
             checkpoint=checkpoint,
-            verifier_key=self.verifier_key(),
             citations=tuple(Citation(seq, types[seq], "; ".join(cited.reasons[seq])) for seq in seqs),
             rows=tuple(rows),
-            proofs={row[0]: self.checked_inclusion_proof(row, checkpoint) for row in rows},
         )
 
     # -- the selection -----------------------------------------------------------

@@ -7,9 +7,14 @@ test compares it with ``expected_seqs``, an oracle that reads every event
 of the ledger and picks them by their payloads, as DESIGN §7 describes the
 events, without the read models the service uses. Bundles are byte-identical
 when made twice from one ledger and checkpoint; they verify; they fail,
-naming the event, when a proof hash, a payload, the list of events or the
-checkpoint is altered, or the key is wrong; an unknown version writes
-nothing; a redacted event still bundles, with its redaction.
+naming the event, when a payload, a header, the list of events or the
+checkpoint is altered, or the key is wrong, and naming the multiproof
+when one of its hashes is changed, removed or added or an event is forged
+with a hash of its own; every checker agrees on each. An unknown version
+writes nothing; a redacted event still bundles, with its redaction. A
+bundle of the former format /1 (an inclusion proof per event, from the
+ledger's own proofs) still verifies everywhere, and fails when a proof is
+altered.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from ledger.bundle import BundleCheck, check_bundle, unzip_bundle, zip_bundle
 from ledger.checkpoint import open_note, sign, verifier_key
 from ledger.errors import ConflictError, NotFoundError, ProofError, SignatureError, ValidationError
 from ledger.keys import key_id
+from tests.unit.test_bundle import forge, format_1
 
 MODEL = "credit-model"
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "verify_bundle.py"
@@ -183,11 +189,15 @@ def _zip(tmp_path: Path, files: dict[str, bytes], name: str = "bundle.zip") -> P
 
 
 def _checked_everywhere(lg: ledger.Ledger, path: Path) -> BundleCheck:
-    """Check a bundle file with the project's checker and the independent script; both must pass."""
-    checked = check_bundle(unzip_bundle(path.read_bytes()), lg.verifier_key())
+    """Check a bundle file with the project's checker, the CLI and the independent script; all must pass."""
+    files = unzip_bundle(path.read_bytes())
+    checked = check_bundle(files, lg.verifier_key())
+    cli = CliRunner().invoke(main, ["evidence", "verify", str(path), "--key", lg.verifier_key()])
+    assert cli.exit_code == 0 and cli.output.startswith(f"ok: {checked.events} events about "), cli.output
     script = run_script(path, lg.verifier_key())
     assert (script.returncode, script.stderr) == (0, ""), script.stdout
     assert script.stdout.startswith(f"OK: {checked.events} events about {checked.model} version {checked.version}")
+    assert f"({json.loads(files['manifest.json'])['format']}: " in script.stdout
     return checked
 
 
@@ -459,17 +469,54 @@ def _set_lines(files: dict[str, bytes], events: list[dict[str, Any]]) -> dict[st
     return {**files, "events.jsonl": text.encode()}
 
 
-def _version_seq(files: dict[str, bytes]) -> int:
-    return next(e["seq"] for e in _event_lines(files) if e["type"] == "model.version_created")
+def _hashes(files: dict[str, bytes]) -> list[str]:
+    hashes = json.loads(files["multiproof.json"])["hashes"]
+    assert isinstance(hashes, list) and len(hashes) > 2, "the demo's bundle should need a few hashes"
+    return hashes
 
 
-def _flip_proof_bit(files: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
-    seq = _version_seq(files)
-    proofs = json.loads(files["proofs.json"])
-    node = bytearray(bytes.fromhex(proofs[str(seq)][0]))
+def _set_hashes(files: dict[str, bytes], hashes: list[str]) -> dict[str, bytes]:
+    return {**files, "multiproof.json": json.dumps({"hashes": hashes}).encode()}
+
+
+def _flip(hex_hash: str) -> str:
+    node = bytearray(bytes.fromhex(hex_hash))
     node[5] ^= 0x10
-    proofs[str(seq)][0] = node.hex()
-    return {**files, "proofs.json": json.dumps(proofs).encode()}, seq
+    return node.hex()
+
+
+def _flip_multiproof_bit(files: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
+    hashes = _hashes(files)
+    hashes[1] = _flip(hashes[1])
+    return _set_hashes(files, hashes), -1
+
+
+def _remove_multiproof_hash(files: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
+    hashes = _hashes(files)
+    del hashes[-1]
+    return _set_hashes(files, hashes), -1
+
+
+def _add_multiproof_hash(files: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
+    hashes = _hashes(files)
+    hashes.insert(1, hashes[0])  # a hash of the tree, once more
+    return _set_hashes(files, hashes), -1
+
+
+def _forge_event(files: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
+    """The version's registration by another actor, with a hash recomputed to
+    match: only the multiproof can tell, and it cannot say which event."""
+    events = _event_lines(files)
+    at = next(i for i, e in enumerate(events) if e["type"] == "model.version_created")
+    events[at] = forge(events[at], actor="mallory")
+    return _set_lines(files, events), events[at]["seq"]
+
+
+def _change_header(files: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
+    events = _event_lines(files)
+    event = next(e for e in events if e["type"] == "model.deployed")
+    event["time"] = "2020-01-01T00:00:00.000000Z"
+    return _set_lines(files, events), event["seq"]
 
 
 def _change_payload(files: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
@@ -495,14 +542,39 @@ def _resign(files: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
     return {**files, "checkpoint.note": forged.encode(), "manifest.json": json.dumps(manifest).encode()}, -1
 
 
+# The messages are formatted with the seq later: braces in ``why`` stay doubled.
+MULTIPROOF = r"^evidence bundle: 1 problem: multiproof\.json: the \d+ events do not lead to the signed root \(multiproof of \d+ leaves in a tree of \d+: {why}\): an event is not the ledger's"
+SCRIPT_MULTIPROOF = "multiproof.json: not_included: the {events} events and its {hashes} hashes do not "
+
+# (alteration, the error and message of check_bundle and the CLI, a line the script prints);
+# the multiproof's alterations name no event (seq -1).
 ATTACKS: dict[str, tuple[Callable[[dict[str, bytes]], tuple[dict[str, bytes], int]], type[Exception], str, str]] = {
-    "proof bit": (
-        _flip_proof_bit,
+    "multiproof bit": (
+        _flip_multiproof_bit,
         ProofError,
-        r"event {seq}: not in the signed tree of \d+ events",
-        "event {seq}: not_included",
+        MULTIPROOF.format(why=r"computed root [0-9a-f]{{12}}…, expected [0-9a-f]{{12}}…"),
+        SCRIPT_MULTIPROOF + "lead to the signed root of",
+    ),
+    "multiproof hash removed": (
+        _remove_multiproof_hash,
+        ProofError,
+        MULTIPROOF.format(why=r"(\d+) hashes, expected (?!\1)\d+"),
+        SCRIPT_MULTIPROOF + "make a tree of",
+    ),
+    "multiproof hash added": (
+        _add_multiproof_hash,
+        ProofError,
+        MULTIPROOF.format(why=r"(\d+) hashes, expected (?!\1)\d+"),
+        SCRIPT_MULTIPROOF + "make a tree of",
+    ),
+    "forged event": (
+        _forge_event,
+        ProofError,
+        MULTIPROOF.format(why=r"computed root [0-9a-f]{{12}}…, expected [0-9a-f]{{12}}…"),
+        SCRIPT_MULTIPROOF + "lead to the signed root of",
     ),
     "payload": (_change_payload, ProofError, r"event {seq}: payload altered", "event {seq}: payload_altered"),
+    "header": (_change_header, ProofError, r"event {seq}: hash mismatch", "event {seq}: header_altered"),
     "removed": (
         _remove_event,
         ProofError,
@@ -519,23 +591,29 @@ ATTACKS: dict[str, tuple[Callable[[dict[str, bytes]], tuple[dict[str, bytes], in
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_an_altered_bundle_fails_every_checker_naming_the_event(
+def test_an_altered_bundle_fails_every_checker_alike(
     attack: str, demo_bundle: tuple[dict[str, bytes], str, DemoResult], tmp_path: Path
 ) -> None:
     files, vkey, _ = demo_bundle
     alter, error, message, script_line = ATTACKS[attack]
     altered, seq = alter(dict(files))
     path = _zip(tmp_path, altered)
-    with pytest.raises(error, match=message.format(seq=seq)):
+    events, hashes = len(_event_lines(altered)), len(json.loads(altered["multiproof.json"])["hashes"])
+    with pytest.raises(error, match=message.format(seq=seq)) as raised:
         check_bundle(unzip_bundle(path.read_bytes()), vkey)
 
     cli = CliRunner().invoke(main, ["evidence", "verify", str(path), "--key", vkey])
     assert cli.exit_code == 1, cli.output
-    assert re.search(message.format(seq=seq), cli.output), cli.output
+    assert re.search(message.format(seq=seq).removeprefix("^"), cli.output), cli.output
 
     script = run_script(path, vkey)
     assert script.returncode == 1, script.stdout + script.stderr
-    assert script_line.format(seq=seq) in script.stdout
+    assert script_line.format(seq=seq, events=events, hashes=hashes) in script.stdout
+    if error is ProofError:  # the same problems, each in its own words
+        found = re.match(r"evidence bundle: (\d+) problems?: ", str(raised.value))
+        assert found and int(found[1]) == len(script.stdout.splitlines()), (str(raised.value), script.stdout)
+    if "multiproof" in script_line:  # it cannot say which event: it names none
+        assert not re.search(r"^event ", script.stdout, flags=re.MULTILINE), script.stdout
 
 
 def test_a_wrong_key_fails_every_checker(demo_bundle: tuple[dict[str, bytes], str, DemoResult], tmp_path: Path) -> None:
@@ -548,6 +626,88 @@ def test_a_wrong_key_fails_every_checker(demo_bundle: tuple[dict[str, bytes], st
     assert cli.exit_code == 1 and "no signature by" in cli.output, cli.output
     script = run_script(path, wrong)
     assert script.returncode == 1 and "checkpoint.note: no valid signature by the verifier key" in script.stdout
+
+
+def _with_manifest(files: dict[str, bytes], **changes: Any) -> dict[str, bytes]:
+    manifest = {**json.loads(files["manifest.json"]), **changes}
+    return {**files, "manifest.json": json.dumps(manifest).encode()}
+
+
+MALFORMED: dict[str, tuple[Callable[[dict[str, bytes]], dict[str, bytes]], str, str]] = {
+    "no multiproof": (
+        lambda f: {name: data for name, data in f.items() if name != "multiproof.json"},
+        "evidence bundle: missing multiproof.json",
+        "unreadable: missing multiproof.json (format mlledger-evidence-bundle/2)",
+    ),
+    "proofs of format 1 in format 2": (
+        lambda f: {**{n: d for n, d in f.items() if n != "multiproof.json"}, "proofs.json": b"{}"},
+        "evidence bundle: missing multiproof.json",
+        "unreadable: missing multiproof.json (format mlledger-evidence-bundle/2)",
+    ),
+    "unknown format": (
+        lambda f: _with_manifest(f, format="mlledger-evidence-bundle/3"),
+        "evidence bundle: manifest.json: format 'mlledger-evidence-bundle/3', expected 'mlledger-evidence-bundle/2'",
+        "unreadable: manifest.json: format 'mlledger-evidence-bundle/3', expected 'mlledger-evidence-bundle/2'",
+    ),
+    "hashes not a list": (
+        lambda f: {**f, "multiproof.json": b'{"hashes": "00"}'},
+        'evidence bundle: multiproof.json is not {"hashes": [64 hex digits, ...]}',
+        'unreadable: multiproof.json: expected {"hashes": [64 lowercase hex digits, ...]}',
+    ),
+    "a hash not hex": (
+        lambda f: _set_hashes(f, [*_hashes(f)[:-1], _hashes(f)[-1].upper()]),
+        'evidence bundle: multiproof.json is not {"hashes": [64 hex digits, ...]}',
+        'unreadable: multiproof.json: expected {"hashes": [64 lowercase hex digits, ...]}',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_every_checker_refuses_a_malformed_multiproof_bundle(
+    case: str, demo_bundle: tuple[dict[str, bytes], str, DemoResult], tmp_path: Path
+) -> None:
+    files, vkey, _ = demo_bundle
+    change, message, script_message = MALFORMED[case]
+    path = _zip(tmp_path, change(dict(files)))
+    with pytest.raises(ValidationError, match="^" + re.escape(message)):
+        check_bundle(unzip_bundle(path.read_bytes()), vkey)
+    cli = CliRunner().invoke(main, ["evidence", "verify", str(path), "--key", vkey])
+    assert cli.exit_code == 2 and message in cli.output, cli.output
+    script = run_script(path, vkey)
+    assert (script.returncode, script.stdout) == (2, ""), script.stdout
+    assert script.stderr.startswith(script_message), script.stderr
+
+
+def test_a_format_1_bundle_still_verifies_everywhere(demo: tuple[ledger.Ledger, DemoResult], tmp_path: Path) -> None:
+    """A bundle of format /1, made from a /2 bundle and the ledger's own inclusion
+    proofs, checks out as the same evidence; a flipped bit in one proof names its event."""
+    lg, result = demo
+    bundle = lg.evidence(MODEL, result.champion)
+    size = bundle.checkpoint.size
+    proofs = {seq: lg.inclusion_proof(seq, size) for seq in bundle.seqs}
+    # Each multiproof hash is a sibling on the path of a cited event: the multiproof
+    # keeps each once, where the inclusion proofs repeat them.
+    assert set(bundle.proof) <= {node for path in proofs.values() for node in path}
+    assert len(bundle.proof) < sum(len(path) for path in proofs.values()) / 5
+    files = format_1(bundle.files(), proofs)
+    checked = _checked_everywhere(lg, _zip(tmp_path, files, "format-1.zip"))
+    assert checked == check_bundle(bundle.files(), lg.verifier_key())
+
+    seq = next(c.seq for c in bundle.citations if c.type == "model.version_created")
+    document = json.loads(files["proofs.json"])
+    document[str(seq)][-1] = _flip(document[str(seq)][-1])
+    path = _zip(tmp_path, {**files, "proofs.json": json.dumps(document).encode()}, "tampered.zip")
+    message = (
+        rf"evidence bundle: 1 problem: event {seq}: not in the signed tree of {size} events: "
+        rf"inclusion proof for leaf {seq} of {size}: computed root [0-9a-f]{{12}}…, expected {checked.root[:12]}…"
+    )
+    with pytest.raises(ProofError, match="^" + message + "$"):
+        check_bundle(unzip_bundle(path.read_bytes()), lg.verifier_key())
+    cli = CliRunner().invoke(main, ["evidence", "verify", str(path), "--key", lg.verifier_key()])
+    assert cli.exit_code == 1 and re.search(message, cli.output), cli.output
+    script = run_script(path, lg.verifier_key())
+    assert (script.returncode, script.stderr) == (1, ""), script.stderr
+    assert script.stdout == f"event {seq}: not_included: its proof does not lead to the signed root of {size} events\n"
 
 
 def test_a_bundle_that_is_not_a_zip_is_malformed(
@@ -565,7 +725,7 @@ def test_a_bundle_that_is_not_a_zip_is_malformed(
 def test_the_script_imports_nothing_from_mlledger() -> None:
     source = SCRIPT.read_text(encoding="utf-8")
     imports = set(re.findall(r"^(?:from|import) ([\w.]+)", source, flags=re.MULTILINE))
-    allowed = {"__future__", "argparse", "base64", "binascii", "hashlib", "io", "itertools", "json", "sys"}
+    allowed = {"__future__", "argparse", "base64", "binascii", "bisect", "hashlib", "io", "itertools", "json", "sys"}
     allowed |= {"zipfile", "pathlib", "typing", "rfc8785", "cryptography.exceptions"}
     allowed |= {"cryptography.hazmat.primitives.asymmetric.ed25519"}
     assert imports <= allowed, imports - allowed
@@ -585,7 +745,8 @@ def test_cli_writes_and_verifies_a_bundle(sqlite_uri: str, tmp_path: Path, monke
     made = runner.invoke(main, ["--uri", sqlite_uri, "evidence", MODEL, str(result.champion), "-o", "bundle.zip"])
     assert made.exit_code == 0, made.output
     assert re.match(
-        rf"wrote bundle.zip: \d+ events about {MODEL} version 3, each proven in the checkpoint of \d+", made.output
+        rf"wrote bundle.zip: \d+ events about {MODEL} version 3, proven in the checkpoint of \d+ events \(root [0-9a-f]{{16}}…\)\n",
+        made.output,
     )
     explicit = runner.invoke(main, ["--uri", sqlite_uri, "evidence", "create", MODEL, "3", "-o", "again.zip"])
     assert explicit.exit_code == 0, explicit.output
