@@ -4,20 +4,24 @@ Workloads, each timed in a fresh process (imports excluded and reported apart):
 
   demo       version 3 of the demo's credit-model (``mlledger demo`` on a new
              SQLite ledger): target ≤ 1 s;
-  big        a version whose run logged 100,000 metric points (four metrics,
-             25,000 steps each) and 1,000 params, as ``--batch`` points per
-             ``run.metrics_logged`` event (default 1: one event per point, as
-             ``run.log_metric`` in a training loop writes them; 100 for
-             batched logging): target ≤ 2 s, peak memory stated.
+  big/B      a version whose run logged 100,000 metric points (four metrics,
+             25,000 steps each) and 1,000 params, B points per
+             ``run.metrics_logged`` event, for each B of ``--batches``
+             (default 1 and 4: one event per point, as ``run.log_metric`` in
+             a training loop writes them, and one per step, as
+             ``run.log_metrics`` of the four metrics writes them): target
+             ≤ 2 s, peak memory stated.
 
-Each run reports gather (``reports.provenance.gather``, which builds and
-checks the evidence bundle and re-hashes the ledger for the cover) and render
-(``reports.pdf.render_pdf``) separately, and the same with ``verify=False``.
-The baseline is ``lg.evidence(name, version)`` alone: the evidence bundle
-that ``mlledger evidence`` writes, which every report embeds.
+Each run reports gather (``reports.provenance.gather``: select the cited
+events, fold the run from them, prove them with one multiproof, zip the
+bundle and re-check the cited events for the cover) and render
+(``reports.pdf.render_pdf``) separately, the same with ``verify=False``, and
+the offline check an auditor runs on the PDF (``verify_report_pdf``). The
+baseline is ``lg.evidence(name, version)`` alone: the evidence bundle that
+``mlledger evidence`` writes, which every report embeds.
 
-    python benchmarks/report.py                    # demo and big (one event per point)
-    python benchmarks/report.py --batch 100 --repeat 3
+    python benchmarks/report.py --repeat 3
+    python benchmarks/report.py --batches 1 --repeat 1
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def _measure(uri: str, name: str, version: int) -> dict[str, Any]:
     import ledger
     from reports.pdf import render_pdf
     from reports.provenance import gather
+    from reports.verify import verify_report_pdf
 
     imports = time.perf_counter() - started
     figures: dict[str, Any] = {"imports_s": imports}
@@ -96,6 +101,9 @@ def _measure(uri: str, name: str, version: int) -> dict[str, Any]:
             figures[f"gather{suffix}_s"], figures[f"render{suffix}_s"] = gathered_s, rendered_s
             figures[f"total{suffix}_s"] = gathered_s + rendered_s
             figures["pdf_bytes"] = len(pdf)
+        t = time.perf_counter()
+        verify_report_pdf(pdf, lg.verifier_key())
+        figures["report_verify_s"] = time.perf_counter() - t
     figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return figures
 
@@ -103,7 +111,9 @@ def _measure(uri: str, name: str, version: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=1, help="metric points per event in the big run (default 1)")
+    parser.add_argument(
+        "--batches", type=int, nargs="+", default=[1, 4], help="metric points per event in the big runs (default 1 4)"
+    )
     parser.add_argument("--json", metavar="PATH", default=None)
     parser.add_argument("--one", nargs=3, metavar=("URI", "NAME", "VERSION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -112,7 +122,8 @@ def main() -> None:
         print(json.dumps(_measure(uri, name, int(version))))
         return
     out = sys.stdout
-    workload = {"repetitions": args.repeat, "big run": f"100,000 points, {args.batch} per event; 1,000 params"}
+    batches = ", ".join(f"big/{b}: {b} per event" for b in args.batches)
+    workload = {"repetitions": args.repeat, "big runs": f"100,000 points ({batches}); 1,000 params"}
     machine = common.print_header("provenance report (issue 7)", workload, out)
     results: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,11 +131,14 @@ def main() -> None:
         env = {**os.environ, "MLLEDGER_KEY_FILE": str(home / "ledger.key"), "MLLEDGER_ARTIFACT_ROOT": str(home / "a")}
         demo_uri = f"sqlite:///{home / 'demo.db'}"
         subprocess.run(["mlledger", "--uri", demo_uri, "demo"], check=True, env=env, capture_output=True, cwd=home)
-        common.progress("building the big run")
         os.environ.update(env)
-        big_uri = f"sqlite:///{home / 'big.db'}"
-        _build_big(big_uri, home / "work", args.batch)
-        for label, uri, name, version in (("demo", demo_uri, "credit-model", "3"), ("big", big_uri, "big-model", "1")):
+        workloads = [("demo", demo_uri, "credit-model", "3")]
+        for batch in args.batches:
+            common.progress(f"building the big run, {batch} point(s) per event")
+            big_uri = f"sqlite:///{home / f'big-{batch}.db'}"
+            _build_big(big_uri, home / f"work-{batch}", batch)
+            workloads.append((f"big/{batch}", big_uri, "big-model", "1"))
+        for label, uri, name, version in workloads:
             results[label] = []
             for i in range(args.repeat):
                 common.progress(f"{label}: repetition {i + 1}/{args.repeat}")
@@ -133,8 +147,8 @@ def main() -> None:
                 if done.returncode != 0:
                     sys.exit(f"{label} failed:\n{done.stderr}")
                 results[label].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    for label, target in (("demo", DEMO_TARGET_S), ("big", BIG_TARGET_S)):
-        runs = results[label]
+    for label, runs in results.items():
+        target = DEMO_TARGET_S if label == "demo" else BIG_TARGET_S
 
         def med(key: str, runs: list[dict[str, Any]] = runs) -> float:
             return float(statistics.median(r[key] for r in runs))
@@ -147,6 +161,7 @@ def main() -> None:
         print(f"    gather {med('gather_s'):.3f}, render {med('render_s'):.3f}", file=out)
         print(f"  without the cover's re-check   {med('total_unverified_s'):8.3f}", file=out)
         print(f"  baseline: lg.evidence alone     {med('evidence_s'):8.3f}", file=out)
+        print(f"  report verify (offline)         {med('report_verify_s'):8.3f}", file=out)
         print(f"  imports (once per process)      {med('imports_s'):8.3f}", file=out)
         print(f"  peak resident set (MiB)         {med('peak_rss_mib'):8.1f}", file=out)
     common.write_json(args.json, {"workload": workload, "machine": machine, "results": results})

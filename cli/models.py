@@ -1,11 +1,14 @@
 """The registry commands of ``mlledger``: ``models``, ``roles``, ``keys`` and ``policy``.
 
 Owns: parsing the registry commands, calling ``Ledger``'s registry service
-and printing what it returns (``reports.version_text`` writes what ``models show``
-prints). The rules
-(approvals, roles, policies) live in the service; a refused command raises a
-``LedgerError`` that ``cli.main``'s one handler prints, exit 2, with nothing
-appended. ``cli.main`` imports this module, never the other way round.
+and printing what it returns. ``models show`` prints the version's
+provenance report (``reports.provenance.gather``, without signing or
+re-checking) as its text view (``reports.text``) or JSON: the one view of a
+version, which ``mlledger report`` writes as a signed, verified document.
+The rules (approvals, roles, policies) live in the service; a refused
+command raises a ``LedgerError`` that ``cli.main``'s one handler prints,
+exit 2, with nothing appended. ``cli.main`` imports this module, never the
+other way round.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from ledger.registry_views import (
     ModelVersionView,
     summarize,
 )
-from reports.version_text import event_time, gather_version_report, number, version_report_text
 
 __all__ = ["keys", "models", "policy", "roles"]
 
@@ -63,10 +65,14 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def _when(lg: ledger.Ledger, seq: int) -> str:
     """``event N (time)``, for the seq an as-of view is bounded at."""
-    time = event_time(lg, seq)
-    if time is not None:
-        return f"event {seq} ({time})"
+    head = lg.head()
+    if head is not None and 0 <= seq <= head.seq:
+        return f"event {seq} ({lg.event(seq).time})"
     return f"event {seq} ({'before the first event' if seq < 0 else 'after the last event'})"
+
+
+def _number(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
 
 
 # -- models ------------------------------------------------------------------
@@ -115,15 +121,27 @@ def models_list(ctx: click.Context, as_json: bool) -> None:
 @_json_option
 @click.pass_context
 def models_show(ctx: click.Context, name: str, version: int, as_of: str | None, as_json: bool) -> None:
-    """Everything about one version: pinned source, stage, aliases, tags, the
-    source run, stage and alias history, approvals, promotion comparisons and
-    deployments."""
+    """Everything about one version: its provenance report as text (the
+    sections of `mlledger report`) or, with --json, as JSON.
+
+    Read-only: it never signs or writes, so it needs no signing key. The
+    report is tied to the latest stored checkpoint covering the version's
+    events, else to the ledger's head, unsigned (it says so; `mlledger
+    checkpoint create` signs one). Nothing is re-checked: `mlledger report`
+    writes a signed, verified document.
+    """
+    from reports.provenance import gather  # noqa: PLC0415 - only this command reads the whole report
+    from reports.text import render_text  # noqa: PLC0415
+
+    when = moment(as_of)
     with _open(ctx) as lg:
-        report = gather_version_report(lg, name, version, moment(as_of))
+        # The version as of the moment first: an unknown one is refused in the registry's words.
+        (lg.registry if when is None else lg.registry_as_of(when)).get_model_version(name, version)
+        report = gather(lg, name, version, as_of=when, verify=False, sign=False).report
     if as_json:
         _echo_json(report.to_json())
     else:
-        click.echo(version_report_text(report))
+        click.echo(render_text(report), nl=False)
 
 
 @models.command("history")
@@ -305,8 +323,8 @@ def models_promote(
         return
     champion = "none" if decision.champion is None else f"version {decision.champion}"
     click.echo(f"outcome:   {decision.outcome}")
-    click.echo(f"candidate: version {decision.candidate}  {metric} = {number(decision.candidate_value)}")
-    click.echo(f"champion:  {champion} in {to_stage}  {metric} = {number(decision.champion_value)}")
+    click.echo(f"candidate: version {decision.candidate}  {metric} = {_number(decision.candidate_value)}")
+    click.echo(f"champion:  {champion} in {to_stage}  {metric} = {_number(decision.champion_value)}")
     click.echo(f"rule:      {mode}, min_delta {min_delta:g}; evaluated at event {decision.seq}")
     if decision.request_id:
         click.echo(f"request:   {decision.request_id} (awaits approval: `mlledger models approve`)")

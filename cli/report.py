@@ -61,7 +61,15 @@ def report() -> None:
 @click.option("--format", "fmt", type=click.Choice(["pdf", "json", "text"]), default="pdf", show_default=True)
 @click.option("--page-size", type=click.Choice(["A4", "letter"]), default="A4", show_default=True)
 @click.option("--as-of", help="A seq or an RFC 3339 time: the version as it was then.")
-@click.option("--no-verify", is_flag=True, help="Skip re-checking the ledger for the cover (faster on big ledgers).")
+@click.option(
+    "--no-verify", is_flag=True, help="Skip re-checking the cited events for the cover (the cover then says so)."
+)
+@click.option(
+    "--check-ledger",
+    is_flag=True,
+    help="Also re-hash every event up to the checkpoint for the cover, as `mlledger verify` does (a pass over "
+    "the whole ledger).",
+)
 @click.option("--actor", help="Who asks (default: MLLEDGER_ACTOR, else the OS user); recorded in report.generated.")
 @click.pass_context
 def create(
@@ -73,12 +81,15 @@ def create(
     page_size: str,
     as_of: str | None,
     no_verify: bool,
+    check_ledger: bool,
     actor: str | None,
 ) -> None:
     """Write the report of VERSION of model NAME and record that it was made
     (report.generated: who, which version, the document's SHA-256)."""
     from reports.generate import generate_report  # noqa: PLC0415 - reportlab loads for this command only
 
+    if no_verify and check_ledger:
+        raise click.UsageError("--check-ledger adds to the cover's checks; it cannot go with --no-verify")
     suffix = {"pdf": "pdf", "json": "json", "text": "txt"}[fmt]
     target = output or f"{name}-v{version}-report.{suffix}"
     if target != "-" and os.path.exists(target):
@@ -99,7 +110,7 @@ def create(
         try:
             made = generate_report(
                 lg, name, version, fmt=fmt, page_size=page_size, as_of=moment(as_of),  # type: ignore[arg-type]
-                verify=not no_verify, deliver=deliver, actor=actor,
+                verify=not no_verify, check_ledger=check_ledger, deliver=deliver, actor=actor,
             )  # fmt: skip
         except BaseException:
             for path in written:  # delivered but not recorded: access to evidence must leave a trace

@@ -38,6 +38,7 @@ __all__ = [
     "header_bytes",
     "header_row_bytes",
     "parse_json",
+    "parse_stored_json",
     "payload_digest",
 ]
 
@@ -304,6 +305,25 @@ def _double_int(literal: str) -> int | float:
     if not math.isfinite(value):
         raise EncodingError(f"number {literal[:20]}… is beyond the range of a JSON number")
     return int(literal) if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else value
+
+
+_STORED: Final = json.JSONDecoder()  # stored text: see parse_stored_json
+
+
+def parse_stored_json(text: str) -> Any:
+    """Parse canonical JSON the ledger stored, for reading in bulk: plain
+    ``json`` decoding, without ``parse_json``'s checks for duplicate keys
+    and NaN, which text this library wrote cannot fail (a tampered text is
+    caught by its payload digest, which ``mlledger verify`` checks), and
+    without its integer hook: an integer literal beyond 2**53 (JCS writes
+    the double 1e20 so) reads as that exact int, whose ``float()`` is the
+    double. Twice as fast: a report folds a run's 100,000 metric payloads."""
+    try:
+        return _STORED.decode(text)
+    except json.JSONDecodeError as e:
+        raise EncodingError(f"invalid JSON: {e}") from e
+    except RecursionError as e:
+        raise EncodingError("invalid JSON: nested too deeply") from e
 
 
 def parse_json(text: str | bytes, *, exact_integers: bool = True) -> Any:

@@ -25,6 +25,7 @@ __all__ = [
     "FaultKind",
     "Segment",
     "VerifyReport",
+    "check_events",
     "check_redactions",
     "combine",
     "redaction_targets",
@@ -244,6 +245,16 @@ def combine(segments: Iterable[Segment], *, max_faults: int = MAX_FAULTS) -> Ver
     )
 
 
+def check_events(rows: Iterable[tuple[Any, ...]], redactions: Mapping[int, int]) -> Segment:
+    """Each stored row of ``rows`` (in seq order, not necessarily
+    consecutive) checked on its own: its payload digest and header hash, and
+    an absent payload named by a later redaction in ``redactions`` (target ->
+    redaction seq). The segment's ``faults`` and ``redacted`` say what was found."""
+    verifier = ChainVerifier(redactions=redactions, linked=False)
+    verifier.feed(rows)
+    return verifier.segment()
+
+
 def _as_bytes(value: object) -> bytes:
     return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else repr(value).encode()
 
@@ -261,11 +272,15 @@ class ChainVerifier:
     """Feed rows in seq order; ``report()`` says whether the chain holds.
 
     Several verifiers may check consecutive ranges of one ledger (in
-    parallel); ``combine`` of their ``segment()`` equals one pass.
+    parallel); ``combine`` of their ``segment()`` equals one pass. Not
+    ``linked``, it checks each row on its own (payload digest, header hash,
+    an absent payload named by a redaction): rows picked from the ledger, such
+    as the events a report cites, whose links and tree it cannot check.
     """
 
     redactions: Mapping[int, int] = field(default_factory=dict)
     max_faults: int = MAX_FAULTS
+    linked: bool = True
     _next_seq: int | None = None
     _prev: str | None = None
     _first_seq: int | None = None
@@ -289,8 +304,12 @@ class ChainVerifier:
         count = self._count
         read = 0
         leaves = self._leaves  # event hashes waiting to enter the tree, a chunk at a time
+        linked = self.linked
+        self._tree_broken |= not linked
         for seq, v, id_, type_, schema, time, actor, digest, link, stored, body in rows:
             read += 1
+            if not linked:
+                expected, prev = seq, link
             if seq != expected:
                 self._tree_broken = expected is not None
                 if type(seq) is not int or seq < 0:
@@ -331,12 +350,13 @@ class ChainVerifier:
                 )
             if link != prev:
                 self._fault(seq, "broken_link", _link_detail(link, seq, prev))  # type: ignore[arg-type]
-            try:
-                leaves.append(bytes.fromhex(stored))
-            except (TypeError, ValueError):
-                leaves.append(hash_bytes(stored))
-            if len(leaves) == _TREE_CHUNK:
-                self._grow_tree()
+            if linked:  # picked rows have no tree of their own to grow
+                try:
+                    leaves.append(bytes.fromhex(stored))
+                except (TypeError, ValueError):
+                    leaves.append(hash_bytes(stored))
+                if len(leaves) == _TREE_CHUNK:
+                    self._grow_tree()
             prev = stored
             expected = seq + 1
         self._next_seq, self._prev, self._count = expected, prev, count

@@ -6,15 +6,16 @@ of plain values, as of one signed checkpoint, together with the evidence
 bundle it cites (``reports.provenance``); *render* writes that report as text
 (``reports.text``), JSON (``ProvenanceReport.to_json``) or a PDF with the
 evidence attached (``reports.pdf``). ``reports.verify`` checks a report PDF
-offline and against a ledger. ``version_text`` is the lighter view of
-``mlledger models show`` (now or as of any moment, no checkpoint needed).
+offline and against a ledger. ``mlledger models show`` prints the text
+view of a report gathered without signing (``gather(..., sign=False)``):
+tied to the latest stored checkpoint covering it, else to the unsigned head.
 
     gathered = gather(lg, "credit-model", 3)            # report, evidence, evidence_zip
     pdf = render_pdf(gathered.report, gathered.evidence_zip, page_size="A4")
     check = verify_report_pdf(pdf, lg.verifier_key(), ledger=lg)
 
-The names below load their module on first use, so importing
-``reports.version_text`` (every CLI command does) does not load reportlab.
+The names below load their module on first use, so importing ``reports``
+does not load reportlab.
 """
 
 from __future__ import annotations

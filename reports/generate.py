@@ -44,15 +44,17 @@ def generate_report(
     page_size: str = "A4",
     as_of: int | str | datetime | None = None,
     verify: bool = True,
+    check_ledger: bool = False,
     deliver: Callable[[bytes], object] = lambda document: None,
     actor: str | None = None,
 ) -> Generated:
-    """The report of ``version`` of ``name`` in ``fmt``, delivered, then recorded."""
+    """The report of ``version`` of ``name`` in ``fmt``, delivered, then
+    recorded (``verify`` and ``check_ledger``: see ``reports.provenance.gather``)."""
     from reports.pdf import render_pdf  # noqa: PLC0415 - reportlab loads only for a PDF
     from reports.provenance import gather  # noqa: PLC0415
     from reports.text import render_text  # noqa: PLC0415
 
-    gathered = gather(lg, name, version, as_of=as_of, verify=verify)
+    gathered = gather(lg, name, version, as_of=as_of, verify=verify, check_ledger=check_ledger)
     if fmt == "pdf":
         document = render_pdf(gathered.report, gathered.evidence_zip, page_size=page_size)  # type: ignore[arg-type]
     elif fmt == "json":

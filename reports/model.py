@@ -18,7 +18,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from lineage.query import LineageView
 
@@ -65,7 +65,10 @@ REDACTED_VALUE: Final = "[redacted]"
 
 @dataclass(frozen=True, slots=True)
 class CheckpointInfo:
-    """The signed checkpoint the report is tied to (DESIGN §5)."""
+    """The signed checkpoint the report is tied to (DESIGN §5). A read-only
+    view that may not sign (``mlledger models show``) is tied to the
+    ledger's head instead when no stored checkpoint covers its events:
+    ``signed`` false, and no key, time or note (empty strings)."""
 
     origin: str
     size: int
@@ -74,57 +77,70 @@ class CheckpointInfo:
     key_id: str  # 8 hex digits
     time: str  # when the ledger signed and stored it
     note: str  # the signed note, verbatim
+    signed: bool
 
 
 @dataclass(frozen=True, slots=True)
 class Verification:
     """What was checked when the report was gathered (``checked``; else nothing).
 
-    ``evidence_*``: the bundle checked as an auditor would, with the ledger's
-    verifier key: the checkpoint's signature and every cited event's header
-    hash, payload digest and inclusion proof (``check_bundle``). ``chain_*``:
-    the whole ledger up to the checkpoint (hash chain, payload digests,
-    redaction rules, signed approvals, and the Merkle root of the events
-    against the checkpoint's root)."""
+    ``evidence_*``, in time proportional to the cited events: the
+    checkpoint's signature with the ledger's verifier key; every cited
+    event's header hash and payload digest recomputed from the stored event
+    (an erased payload named by a cited redaction); their multiproof against
+    the signed root; and the cited approvals' Ed25519 signatures
+    (``signatures_checked``). ``tree_matches``: the ledger's stored Merkle
+    tree still has the checkpoint's root at its size. ``chain_*``, only when
+    the whole ledger was checked (``chain_checked``, a pass over every event
+    up to the checkpoint): hash chain, payload digests, redaction rules,
+    signed approvals, and the Merkle root of the events (``root_matches``)."""
 
     checked: bool
     evidence_ok: bool | None
     evidence_events: int
     evidence_detail: str
+    tree_matches: bool | None
+    signatures_checked: int
+    chain_checked: bool
     chain_ok: bool | None
     chain_events: int
     root_matches: bool | None
-    signatures_checked: int
     redacted_payloads: int
     faults: tuple[str, ...]
 
     @classmethod
     def skipped(cls, events: int) -> Verification:
-        detail = "not re-checked (each inclusion proof was checked as the evidence was assembled)"
-        return cls(False, None, events, detail, None, 0, None, 0, 0, ())
+        detail = "not re-checked (the multiproof was checked as the evidence was assembled)"
+        return cls(False, None, events, detail, None, 0, False, None, 0, None, 0, ())
 
     @property
     def ok(self) -> bool:
         """Nothing failed (also true when nothing was checked: see ``checked``)."""
-        return self.evidence_ok is not False and self.chain_ok is not False
+        return self.evidence_ok is not False and self.tree_matches is not False and self.chain_ok is not False
 
     @property
     def summary(self) -> str:
         """One sentence for the cover."""
         if not self.checked:
             return (
-                f"not re-checked when the report was made ({self.evidence_events} cited events, each inclusion "
-                "proof checked as the evidence was assembled): run `mlledger report verify` on this PDF"
+                f"not re-checked when the report was made ({self.evidence_events} cited events, their multiproof "
+                "checked as the evidence was assembled): `mlledger report verify` checks a report file"
             )
         if not self.evidence_ok:
             return f"FAILED: {self.evidence_detail}"
-        proven = f"{self.evidence_events} cited events proven against the signed checkpoint"
-        if not self.chain_ok:
+        if not self.tree_matches:
+            return "FAILED: the ledger's Merkle tree no longer has the checkpoint's root at its size"
+        if self.chain_checked and not self.chain_ok:
             return f"FAILED: {len(self.faults)} integrity fault(s) in the ledger up to the checkpoint"
-        signed = f", {self.signatures_checked} signed approval(s) re-checked" if self.signatures_checked else ""
+        signed = f"; {self.signatures_checked} signed approval(s) re-checked" if self.signatures_checked else ""
+        whole = (
+            f"; all {self.chain_events} events up to the checkpoint re-hashed, chain and Merkle root match"
+            if self.chain_checked
+            else ""
+        )
         return (
-            f"intact: {proven}; all {self.chain_events} events up to the checkpoint re-hashed, chain and "
-            f"Merkle root match{signed}"
+            f"intact: {self.evidence_events} cited events re-hashed and proven against the signed checkpoint, "
+            f"whose root the ledger's tree still has{signed}{whole}"
         )
 
 
@@ -138,7 +154,7 @@ class Cover:
     as_of_time: str
     ledger_id: str
     checkpoint: CheckpointInfo
-    verifier_key: str
+    verifier_key: str  # "" when the checkpoint is not signed
     verification: Verification
     evidence_digest: str  # "sha256:<hex>" of the embedded evidence bundle (a zip)
     evidence_bytes: int
@@ -439,8 +455,7 @@ class RedactionInfo:
     legal_basis: str
 
 
-@dataclass(frozen=True, slots=True)
-class CitedEvent:
+class CitedEvent(NamedTuple):  # a tuple: a report may cite 100,000 events
     seq: int
     time: str
     type: str
@@ -492,11 +507,13 @@ class ProvenanceReport:
     def title(self) -> str:
         return f"{self.cover.model} version {self.cover.version}"
 
-    def to_json(self) -> dict[str, Any]:
-        """The report as JSON-ready data: the same for the same report."""
+    def to_json(self, *, cited: bool = True) -> dict[str, Any]:
+        """The report as JSON-ready data: the same for the same report.
+        Without ``cited``, the list of cited events is left out (the
+        evidence bundle holds it: seq, type and why, in its manifest)."""
         result: dict[str, Any] = {"format": self.format}
         for item in dataclasses.fields(self):
-            if item.name != "format":
+            if item.name != "format" and (cited or item.name != "cited"):
                 result[item.name] = plain(getattr(self, item.name))
         result["cover"]["verification"]["ok"] = self.cover.verification.ok
         result["cover"]["verification"]["summary"] = self.cover.verification.summary
@@ -510,6 +527,8 @@ def plain(value: Any) -> Any:
         return value.to_json()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {item.name: plain(getattr(value, item.name)) for item in dataclasses.fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a NamedTuple
+        value = value._asdict()
     if isinstance(value, Mapping):
         return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

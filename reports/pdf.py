@@ -8,7 +8,8 @@ attachment (``reports.attachment``); and the document's metadata.
 Deterministic: the same report and evidence give the same bytes. reportlab
 runs in invariant mode, and what it would take from the clock or the machine
 is fixed from the content: the creation date is the checkpoint's time, the
-document id the SHA-256 of the report's JSON and the evidence.
+document id the SHA-256 of the report's JSON (less the cited events, which
+the evidence lists) and the evidence.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ def render_pdf(report: ProvenanceReport, evidence_zip: bytes, *, page_size: Page
     evidence is not the one the report states, or the page size is unknown."""
     if page_size not in PAGE_SIZES:
         raise ValidationError(f"page size {page_size!r}: expected one of {', '.join(PAGE_SIZES)}")
+    if not report.cover.checkpoint.signed:
+        raise ValidationError(
+            "this report is not tied to a signed checkpoint (it was gathered with sign=False): a PDF is a "
+            "document to hand over, so gather it with sign=True (the default)"
+        )
     digest = "sha256:" + hashlib.sha256(evidence_zip).hexdigest()
     if digest != report.cover.evidence_digest:
         raise ValidationError(
@@ -122,7 +128,7 @@ class _ReportCanvas(Canvas):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self._report = report
         cover = report.cover
-        content = json.dumps(report.to_json(), sort_keys=True, ensure_ascii=True).encode() + evidence
+        content = json.dumps(report.to_json(cited=False), sort_keys=True, ensure_ascii=True).encode() + evidence
         self._doc._ID = _document_id(hashlib.sha256(content).digest()[:16])
         self._doc._timeStamp = _timestamp(cover.checkpoint.time)
         self.showOutline()  # readers open with the sections listed
@@ -132,7 +138,7 @@ class _ReportCanvas(Canvas):  # type: ignore[misc]
             name=attachment_name(cover.model, cover.version),
             description=(
                 f"Evidence bundle of {cover.model} version {cover.version}: {cover.cited_events} events with "
-                f"inclusion proofs against checkpoint {cover.checkpoint.size}"
+                f"their multiproof against checkpoint {cover.checkpoint.size}"
             ),
             sha256=cover.evidence_digest.removeprefix("sha256:"),
             tree_size=cover.checkpoint.size,

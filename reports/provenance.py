@@ -1,5 +1,6 @@
 """Gathering a provenance report: everything the ledger holds about one model
-version, as of one signed checkpoint, with the evidence every statement rests on.
+version, as of one signed checkpoint, with the evidence every statement rests on
+(or, for a read-only view that may not sign, as of the ledger's unsigned head).
 
 Owns ``gather`` and ``gather_provenance``: which events the report cites
 (the version's evidence bundle, ``lg.evidence``, bounded to the report's
@@ -23,21 +24,23 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import shlex
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 import ledger
-from ledger.bundle import Citation, check_bundle, zip_bundle
-from ledger.checkpoint import parse_verifier_key
+from ledger.bundle import Citation, zip_bundle
+from ledger.checkpoint import open_note, parse_verifier_key
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import LedgerError, ValidationError
-from ledger.evidence import EvidenceBundle
+from ledger.evidence import EvidenceBundle, EvidenceSelection
 from ledger.keys import key_id, verify_approval
 from ledger.registry_views import HistoryEntry, ModelVersionView, RegistryView, TransitionRequestView
 from ledger.signatures import SIGNATURE_TYPES, check_approval_signatures
-from ledger.verify import ChainVerifier, check_redactions, redaction_targets
+from ledger.verify import ChainVerifier, check_events, check_redactions, redaction_targets
 from lineage.build import model_id
 from lineage.build import run_id as run_node
 from lineage.query import Edge, LineageView
@@ -102,7 +105,16 @@ def gather_provenance(
     return gather(lg, name, version, as_of=as_of, verify=verify).report
 
 
-def gather(lg: ledger.Ledger, name: str, version: int, *, as_of: Moment | None = None, verify: bool = True) -> Gathered:
+def gather(
+    lg: ledger.Ledger,
+    name: str,
+    version: int,
+    *,
+    as_of: Moment | None = None,
+    verify: bool = True,
+    check_ledger: bool = False,
+    sign: bool = True,
+) -> Gathered:
     """Everything the ledger holds about ``version`` of ``name`` and the evidence for it.
 
     Without ``as_of`` the report shows the ledger as of the checkpoint of its
@@ -111,16 +123,25 @@ def gather(lg: ledger.Ledger, name: str, version: int, *, as_of: Moment | None =
     signing key). With ``as_of`` (a seq, an RFC 3339 time or a datetime) it
     shows the state after the last event at or before that moment, proven
     against the smallest stored checkpoint covering it. With ``verify`` (the
-    default) the cover's verification result comes from checking the bundle as
-    an auditor would and re-hashing every event up to the checkpoint: a pass
-    over the ledger and the evidence, seconds at 100,000 events; without it
-    the cover says the report was not re-checked.
+    default) the cover's verification result comes from re-hashing every
+    cited event, checking their multiproof and the checkpoint's signature and
+    that the ledger's tree still has the checkpoint's root: time in
+    proportion to the cited events. ``check_ledger`` adds a pass over every
+    event up to the checkpoint (as ``mlledger verify`` does): seconds per
+    million events. Without ``verify`` the cover says nothing was re-checked.
+
+    Without ``sign`` nothing is signed or written, and no signing key is
+    needed (``mlledger models show``; a document handed out keeps ``sign``):
+    the checkpoint is chosen as above among the stored ones, and when none
+    covers the cited events the report is tied to the ledger's head,
+    unsigned (``cover.checkpoint.signed`` false: no key, time or note), and
+    is never re-checked, as there is no signature to check it against.
 
     Raises ``NotFoundError`` for an unknown model or version (or one not yet
     registered at ``as_of``) and ``ValidationError`` for a moment before the
     ledger's first event.
     """
-    base = lg.evidence(name, version)
+    base = lg.select_evidence(name, version, sign=sign)
     at = base.checkpoint.size - 1
     if as_of is not None:
         moment = lg.registry_as_of(as_of).at
@@ -129,14 +150,19 @@ def gather(lg: ledger.Ledger, name: str, version: int, *, as_of: Moment | None =
         at = min(at, moment)
     view = lg.registry_as_of(at)
     found = view.get_model_version(name, version)
-    cited = _Cited.from_bundle(lg, base, at)
+    cited = _Cited.from_selection(lg, base, at)
     cited.checkpoint = _checkpoint_for(lg, base, at, cited.last)
     facts = _Facts(lg, view, found, at, cited)
     report_parts = facts.read()
-    bundle = cited.bundle(base)
-    files = bundle.files()
-    evidence_zip = zip_bundle(files)
-    verification = _verification(lg, bundle, files) if verify else Verification.skipped(len(bundle.citations))
+    selection = cited.selection(base)
+    bundle = lg.prove_selection(selection)
+    with ThreadPoolExecutor(1) as pool:  # zlib lets go of the GIL: the zip is made on another core meanwhile
+        zipping = pool.submit(zip_bundle, bundle.files())
+        if verify and bundle.checkpoint.signed:
+            verification = _verification(lg, bundle, report_parts["approvals"], check_ledger=check_ledger)
+        else:
+            verification = Verification.skipped(len(bundle.citations))
+        evidence_zip = zipping.result()
     report = ProvenanceReport(
         cover=_cover(lg, bundle, found, at, evidence_zip, verification),
         **report_parts,
@@ -161,8 +187,8 @@ class _Cited:
         self._redaction_rows: dict[int, Row] | None = None
 
     @classmethod
-    def from_bundle(cls, lg: ledger.Ledger, bundle: EvidenceBundle, at: int) -> _Cited:
-        """The bundle's events up to ``at``, and the redactions that erased any of them (whenever those came)."""
+    def from_selection(cls, lg: ledger.Ledger, bundle: EvidenceSelection, at: int) -> _Cited:
+        """The selection's events up to ``at``, and the redactions that erased any of them (whenever those came)."""
         cited = cls(lg, at)
         by_seq = {row[0]: row for row in bundle.rows}
         kept = [c for c in bundle.citations if c.seq <= at]
@@ -216,29 +242,18 @@ class _Cited:
         target = redaction_targets(tuple(row) for row in self._redaction_rows.values()).get(seq)
         return None if target is None else self._redaction_rows[target]
 
-    def bundle(self, base: EvidenceBundle) -> EvidenceBundle:
-        """The evidence bundle of the cited rows, each proven against the checkpoint."""
+    def selection(self, base: EvidenceSelection) -> EvidenceSelection:
+        """The cited rows, against the report's checkpoint."""
         checkpoint = self.checkpoint
         assert checkpoint is not None
         seqs = sorted(self.rows)
-        same = checkpoint.size == base.checkpoint.size
-        proofs = {
-            seq: base.proofs[seq]
-            if same and seq in base.proofs
-            else self.lg.checked_inclusion_proof(self.rows[seq], checkpoint)
-            for seq in seqs
-        }
         citations = tuple(Citation(seq, self.rows[seq][3], "; ".join(self.reasons[seq])) for seq in seqs)
         return dataclasses.replace(
-            base,
-            checkpoint=checkpoint,
-            citations=citations,
-            rows=tuple(tuple(self.rows[s]) for s in seqs),
-            proofs=proofs,
+            base, checkpoint=checkpoint, citations=citations, rows=tuple(tuple(self.rows[s]) for s in seqs)
         )
 
 
-def _checkpoint_for(lg: ledger.Ledger, base: EvidenceBundle, at: int, last: int) -> StoredCheckpoint:
+def _checkpoint_for(lg: ledger.Ledger, base: EvidenceSelection, at: int, last: int) -> StoredCheckpoint:
     """The bundle's checkpoint, or for an earlier moment the smallest stored
     checkpoint covering both the moment and every cited event."""
     if at == base.checkpoint.size - 1:
@@ -909,7 +924,7 @@ def _cover(
     verification: Verification,
 ) -> Cover:
     checkpoint = bundle.checkpoint
-    key = parse_verifier_key(bundle.verifier_key)
+    key = parse_verifier_key(bundle.verifier_key) if checkpoint.signed else None
     return Cover(
         model=found.name,
         version=found.version,
@@ -922,10 +937,11 @@ def _cover(
             origin=bundle.origin,
             size=checkpoint.size,
             root=checkpoint.root.hex(),
-            key_name=key.name,
-            key_id=key.key_id.hex(),
+            key_name="" if key is None else key.name,
+            key_id="" if key is None else key.key_id.hex(),
             time=checkpoint.time,
             note=checkpoint.note,
+            signed=checkpoint.signed,
         ),
         verifier_key=bundle.verifier_key,
         verification=verification,
@@ -935,45 +951,65 @@ def _cover(
     )
 
 
-def _verification(lg: ledger.Ledger, bundle: EvidenceBundle, files: Mapping[str, bytes]) -> Verification:
-    """The bundle checked as an auditor would (with the ledger's verifier key),
-    and every event up to the checkpoint re-hashed."""
-    try:
-        checked = check_bundle(files, bundle.verifier_key)
-        evidence_ok = True
-        detail = (
-            f"{checked.events} events, {len(checked.redacted)} with erased payloads, in the tree of {checked.tree_size}"
-        )
-    except LedgerError as e:
-        evidence_ok, detail = False, str(e)
-    events = len(bundle.citations)
+def _verification(
+    lg: ledger.Ledger, bundle: EvidenceBundle, approvals: Sequence[Approval], *, check_ledger: bool
+) -> Verification:
+    """The evidence re-checked from the stored events; with ``check_ledger``, the whole ledger up to the checkpoint."""
     size, root = bundle.checkpoint.size, bundle.checkpoint.root
     store = lg.store
     redaction_rows = [row for row in store.redaction_rows() if row[0] < size]
-    verifier = ChainVerifier(redactions=redaction_targets(redaction_rows))
+    redactions = redaction_targets(redaction_rows)
+    cited = {row[0] for row in bundle.rows}
+    problems = []
+    try:  # the multiproof was checked against the root as the bundle was made (``lg.prove_selection``)
+        open_note(bundle.checkpoint.note, parse_verifier_key(bundle.verifier_key))
+    except LedgerError as e:
+        problems.append(str(e))
+    found = check_events(
+        (tuple(row) for row in bundle.rows), {target: seq for target, seq in redactions.items() if seq in cited}
+    )
+    problems += [str(fault) for fault in found.faults]
+    signed = [a.signature_ok for a in approvals if a.signature_ok is not None]
+    problems += [f"approval of request {a.request_id}: {a.signature}" for a in approvals if a.signature_ok is False]
+    tree_matches = store.merkle_root(size) == root
+    detail = (
+        f"{len(cited)} events, {len(found.redacted)} with erased payloads, in the tree of {size}"
+        if not problems
+        else f"{len(problems)} problem(s) in the cited events: " + "; ".join(problems[:5])
+    )
+    chain = _chain_check(lg, size, root, redaction_rows, redactions) if check_ledger else None
+    return Verification(
+        checked=True,
+        evidence_ok=not problems,
+        evidence_events=len(cited),
+        evidence_detail=detail,
+        tree_matches=tree_matches,
+        signatures_checked=len(signed),
+        chain_checked=chain is not None,
+        chain_ok=None if chain is None else not chain[2],
+        chain_events=0 if chain is None else chain[0],
+        root_matches=None if chain is None else chain[1],
+        redacted_payloads=len(found.redacted),
+        faults=tuple(problems) + (() if chain is None else chain[2]),
+    )
+
+
+def _chain_check(
+    lg: ledger.Ledger, size: int, root: bytes, redaction_rows: list[tuple[Any, ...]], redactions: Mapping[int, int]
+) -> tuple[int, bool, tuple[str, ...]]:
+    """(events, root matches, faults) of every event up to ``size``, as ``mlledger verify`` checks them."""
+    store = lg.store
+    verifier = ChainVerifier(redactions=redactions)
     verifier.feed(store.scan(0, size))
     result = verifier.report()
     erased = {seq: store.row(seq)[3] for seq in result.redacted}
     roles = (row for row in store.rows_of_types(_ROLE_TYPES) if row[0] < size)
     faults = [*result.faults, *check_redactions(erased, redaction_rows, roles)]
-    signed, bad = check_approval_signatures(row for row in store.rows_of_types(SIGNATURE_TYPES) if row[0] < size)
-    faults += bad
-    root_matches = result.root == root
+    faults += check_approval_signatures(row for row in store.rows_of_types(SIGNATURE_TYPES) if row[0] < size)[1]
     messages = [str(fault) for fault in sorted(faults, key=lambda f: f.seq)]
-    if not root_matches:
+    if result.root != root:
         messages.append(f"the Merkle root of the first {size} events is not the checkpoint's root {root.hex()[:16]}…")
-    return Verification(
-        checked=True,
-        evidence_ok=evidence_ok,
-        evidence_events=events,
-        evidence_detail=detail,
-        chain_ok=not messages,
-        chain_events=result.events,
-        root_matches=root_matches,
-        signatures_checked=signed,
-        redacted_payloads=len(result.redacted),
-        faults=tuple(messages),
-    )
+    return result.events, result.root == root, tuple(messages)
 
 
 def _cited_events(bundle: EvidenceBundle) -> tuple[CitedEvent, ...]:
@@ -985,13 +1021,26 @@ def _cited_events(bundle: EvidenceBundle) -> tuple[CitedEvent, ...]:
 
 def _verify_steps(bundle: EvidenceBundle, evidence_zip: bytes) -> tuple[VerifyStep, ...]:
     model, version = bundle.model, bundle.version
+    if not bundle.checkpoint.signed:  # nothing to verify against yet: how to get there
+        return (
+            VerifyStep(
+                "mlledger checkpoint create",
+                "signs a checkpoint of every event so far with the ledger's signing key and stores it: this "
+                "view is then tied to it",
+            ),
+            VerifyStep(
+                f"mlledger report {shlex.quote(model)} {version}",
+                "writes this report as a PDF tied to a signed checkpoint (one is signed when none covers the "
+                "cited events), with its evidence attached and re-checked, and the steps to verify it",
+            ),
+        )
     attachment = attachment_name(model, version)
     digest = hashlib.sha256(evidence_zip).hexdigest()
     return (
         VerifyStep(
             "mlledger report verify REPORT.pdf --key VERIFIER_KEY",
             "offline: extracts the embedded evidence, checks its SHA-256 against the digest this report states, "
-            "the checkpoint's signature, and each cited event's hash, payload digest and inclusion proof",
+            "the checkpoint's signature, each cited event's hash and payload digest, and their multiproof",
         ),
         VerifyStep(
             "mlledger --uri LEDGER_URI report verify REPORT.pdf --key VERIFIER_KEY",

@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from ledger.encoding import parse_stored_json
 from ledger.errors import LedgerError
-from ledger.events import decode_payload
 from reports.model import REDACTED_VALUE
 
 __all__ = ["Point", "RedactionNote", "Row", "RunFold", "payload_of", "run_of", "run_rows"]
@@ -29,11 +29,14 @@ Row = Sequence[Any]
 
 def payload_of(row: Row) -> dict[str, Any] | None:
     """The payload of a stored row; None when it was erased (or unreadable:
-    ``mlledger verify`` reports that)."""
+    ``mlledger verify`` reports that, and the report's verification too)."""
+    if row[10] is None:
+        return None
     try:
-        return decode_payload(row[10])
+        payload = parse_stored_json(row[10])
     except LedgerError:
         return None
+    return payload if isinstance(payload, dict) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +91,7 @@ def run_rows(rows: Iterable[Row], redactions: Mapping[int, RedactionNote]) -> It
                 yield run_id, row, payload
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):  # a tuple: a run may log 100,000 points
     step: int
     value: float
     seq: int
@@ -152,9 +154,15 @@ class RunFold:
         elif kind == "run.tags_set":
             self.tags.update({key: str(value) for key, value in payload.get("tags", {}).items()})
         elif kind == "run.metrics_logged":
-            for entry in payload.get("metrics", []):
-                point = Point(int(entry.get("step", 0)), _number(entry.get("value")), row[0])
-                self.metrics.setdefault(str(entry["key"]), []).append(point)
+            seq, metrics = row[0], self.metrics  # the hot path: one row per point in a training loop
+            for entry in payload.get("metrics", ()):
+                value = entry.get("value")
+                point = Point(int(entry.get("step", 0)), value if type(value) is float else _number(value), seq)
+                key = str(entry["key"])
+                points = metrics.get(key)
+                if points is None:
+                    points = metrics[key] = []
+                points.append(point)
         elif kind == "run.input_logged":
             self.inputs.append((row, payload))
         elif kind == "run.artifact_logged":

@@ -44,6 +44,7 @@ __all__ = ["INK", "MUTED", "RULE", "Story", "ascii_text"]
 BODY: Final = 8.6
 CITED_IN_FULL: Final = 300  # cited events listed one per row; more are listed in runs
 SMALL: Final = 7.4
+_CELL_PADDING: Final = 9.0  # left and right padding of a table cell, and a point to spare
 MONO: Final = "Courier"
 INK, MUTED, RULE = charts.INK, charts.MUTED, charts.RULE
 HEAD_FILL: Final = colors.HexColor("#e4e7eb")
@@ -128,14 +129,23 @@ def table(
     highlight: Iterable[int] = (),
     label_column: bool = False,
     style: str = "cell",
+    mono_columns: Sequence[int] | None = None,
 ) -> Table:
     """A table whose cells wrap, whose header row repeats on every page it
-    spans, zebra-striped; ``highlight`` rows (body index) shaded blue."""
+    spans, zebra-striped; ``highlight`` rows (body index) shaded blue.
+
+    With ``mono_columns`` (a long table of short values, such as 1,000
+    params), a text cell that fits on one line is drawn as a plain string,
+    in the monospaced font in those columns: a paragraph per cell would take
+    most of a report's rendering time. Longer text still wraps."""
     data: list[list[Any]] = []
     if header:
         data.append([para(h, "head") for h in header])
     for row in rows:
-        data.append([cell if isinstance(cell, Flowable | list) else para(cell, style) for cell in row])
+        if mono_columns is None:
+            data.append([cell if isinstance(cell, Flowable | list) else para(cell, style) for cell in row])
+        else:
+            data.append([_plain_cell(cell, widths[i], i in mono_columns, style) for i, cell in enumerate(row)])
     offset = 1 if header else 0
     commands: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -154,9 +164,27 @@ def table(
         commands.append(("BACKGROUND", (0, index + offset), (-1, index + offset), colors.HexColor("#e3effa")))
     if label_column:
         commands.append(("BACKGROUND", (0, offset), (0, -1), colors.HexColor("#f0f2f5")))
+    for column in range(len(widths)) if mono_columns is not None else ():
+        font = STYLES["mono" if column in (mono_columns or ()) else style]
+        commands += [
+            ("FONT", (column, offset), (column, -1), font.fontName, font.fontSize, font.leading),
+            ("TEXTCOLOR", (column, offset), (column, -1), font.textColor),
+        ]
     result = Table(data, colWidths=list(widths), repeatRows=offset, hAlign="LEFT")
     result.setStyle(TableStyle(commands))
     return result
+
+
+def _plain_cell(cell: Any, width: float, monospaced: bool, style: str) -> Any:
+    """``cell`` as a plain string when it is text that fits on one line of ``width``, else as a paragraph."""
+    if isinstance(cell, Flowable | list):
+        return cell
+    text = str(cell)
+    font = STYLES["mono" if monospaced else style]
+    fits = "\n" not in text and stringWidth(text, font.fontName, font.fontSize) <= width - _CELL_PADDING
+    if fits and text.strip().lower() != NONE_RECORDED and text.isascii():
+        return text
+    return mono(text) if monospaced else para(text, style)
 
 
 def facts(rows: Sequence[tuple[str, Any]], width: float, label: float = 38 * mm) -> Table:
@@ -663,10 +691,8 @@ class Story:
         else:
             half = (len(params) + 1) // 2
             rows = [[*params[i], *(params[half + i] if half + i < len(params) else ("", ""))] for i in range(half)]
-            rows = [[a, mono(b), c, mono(d)] for a, b, c, d in rows]
-            self.add(
-                table(["parameter", "value", "parameter", "value"], rows, [0.22 * w, 0.28 * w, 0.22 * w, 0.28 * w])
-            )
+            widths = [0.22 * w, 0.28 * w, 0.22 * w, 0.28 * w]
+            self.add(table(["parameter", "value", "parameter", "value"], rows, widths, mono_columns=(1, 3)))
         self._sub("Metrics")
         metrics = self.r.metrics
         if not metrics:
@@ -939,8 +965,8 @@ class Story:
             )
         )
         self._note(
-            "Hashes are shortened here; the attached evidence bundle holds every event in full with its "
-            "inclusion proof."
+            "Hashes are shortened here; the attached evidence bundle holds every event in full, with one "
+            "multiproof that they are all in the signed tree."
             + (
                 f" With more than {CITED_IN_FULL} events, consecutive events of one type, actor and reason are "
                 "listed as one row (first and last seq, time and hash)."
@@ -957,7 +983,8 @@ class Story:
             Paragraph(
                 _esc(
                     "This PDF carries its evidence: the attached zip holds every cited event as the ledger exports "
-                    "it, each with its RFC 9162 inclusion proof against the signed checkpoint below. Checking it "
+                    "it, and one multiproof (built from RFC 9162 tree hashes; its algorithm is in the bundle's "
+                    "README.md) that they are all in the tree of the signed checkpoint below. Checking it "
                     "needs the ledger's verifier key, obtained from the ledger's operator by another channel than "
                     "this document."
                 ),

@@ -1,13 +1,18 @@
 """The provenance report as plain text: the same sections as the PDF, in the same order.
 
-Owns ``render_text`` and the small wording helpers both renderers share
-(``number``, ``delta``, ``short``, ``SECTIONS``, and the sentences a
-section says when it is empty). Pure: a ``ProvenanceReport`` in, text out.
+Owns ``render_text`` (what ``mlledger report --format text`` writes and
+``mlledger models show`` prints: the one text view of a version) and the
+small wording helpers both renderers share (``number``, ``delta``,
+``short``, ``SECTIONS``, and the sentences a section says when it is
+empty). Pure: a ``ProvenanceReport`` in, text out. A report tied to the
+ledger's unsigned head (``models show`` when no stored checkpoint covers
+the version) says so on its cover and in how to verify it.
 """
 
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Iterable, Sequence
 from typing import Final
 
@@ -92,6 +97,17 @@ def _or_none(value: object) -> str:
 
 def cover_lines(cover: Cover) -> list[str]:
     cp = cover.checkpoint
+    if cp.signed:
+        checkpoint = [
+            f"checkpoint:       {cp.size} events, root {cp.root}",
+            f"                  signed by {cp.key_name} (key id {cp.key_id}) at {cp.time}",
+        ]
+    else:
+        checkpoint = [
+            "checkpoint:       not tied to a signed checkpoint yet: no stored checkpoint covers the cited events",
+            f"                  read at the ledger's head, unsigned: {cp.size} events, root {cp.root}",
+            "                  `mlledger checkpoint create` signs one (with the ledger's signing key)",
+        ]
     return [
         f"model:            {cover.model}",
         f"version:          {cover.version}",
@@ -99,12 +115,24 @@ def cover_lines(cover: Cover) -> list[str]:
         f"aliases:          {', '.join(cover.aliases) or NONE_RECORDED}",
         f"as of:            event {cover.as_of_seq} ({cover.as_of_time})",
         f"ledger:           {cover.ledger_id}",
-        f"checkpoint:       {cp.size} events, root {cp.root}",
-        f"                  signed by {cp.key_name} (key id {cp.key_id}) at {cp.time}",
-        f"verification:     {cover.verification.summary}",
+        *checkpoint,
+        f"verification:     {_verification_text(cover)}",
         *[f"                  fault: {fault}" for fault in cover.verification.faults],
         f"evidence:         {cover.evidence_digest} ({cover.evidence_bytes:,} bytes, {cover.cited_events} events)",
     ]
+
+
+def _verification_text(cover: Cover) -> str:
+    """The cover's verification sentence; when nothing was re-checked, where
+    a verified document comes from (the text is no PDF to verify)."""
+    v = cover.verification
+    if v.checked:
+        return v.summary
+    cited = plural(v.evidence_events, "cited event")
+    verified = f"`mlledger report {shlex.quote(cover.model)} {cover.version}` writes a verified PDF"
+    if not cover.checkpoint.signed:
+        return f"not re-checked: there is no signed checkpoint to check the {cited} against; {verified}"
+    return f"not re-checked ({cited} read from the ledger, their multiproof checked as they were assembled); {verified}"
 
 
 def _identity_lines(report: ProvenanceReport) -> list[str]:
@@ -377,6 +405,9 @@ def _verify_lines(report: ProvenanceReport) -> list[str]:
     lines = []
     for step in report.verify_steps:
         lines += [f"$ {step.command}", f"    {step.checks}"]
+    if not report.cover.checkpoint.signed:
+        unsigned = "none (nothing is signed yet)"
+        return [*lines, "", f"verifier key: {unsigned}", f"checkpoint note: {unsigned}"]
     lines += ["", f"verifier key: {report.cover.verifier_key}", "checkpoint note:"]
     lines += [f"  {line}" for line in report.cover.checkpoint.note.splitlines()]
     return lines

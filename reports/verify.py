@@ -5,7 +5,7 @@ evidence bundle out of the PDF (``reports.attachment``), checks that its
 SHA-256 is the digest the report states and that the report states the
 bundle's own checkpoint, then checks the bundle with the ledger's verifier
 key (``ledger.bundle.check_bundle``: the checkpoint's signature, each cited
-event's hash, payload digest and inclusion proof). Given a ledger, it also
+event's hash and payload digest, and their multiproof). Given a ledger, it also
 checks that the bundle is that ledger's, that every cited event is in it
 with the same hash, and that the ledger extends the report's checkpoint.
 

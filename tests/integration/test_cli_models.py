@@ -22,9 +22,8 @@ from click.testing import CliRunner, Result
 import ledger
 from cli.main import main
 from ledger.keys import key_id
-from ledger.registry_views import ModelVersionView
-from ledger.tracking import RunInfo, RunView
-from reports.version_text import VersionReport, version_report_text
+from reports.text import SECTIONS
+from tests.integration.support import stored
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -162,10 +161,11 @@ def test_registry_workflow_end_to_end(uri: str, tmp_path: Path) -> None:
     assert "version 2 deployed to k8s-eu (prod)" in history
     assert "reason: smoke tests" in history
 
-    show = ok(uri, "models", "show", "credit", "1")
-    assert "Stage\n  Archived since event" in show
-    assert f"Source run {s.run1}" in show
-    assert f"request {request_id} → Production: approved" in show
+    text = show(uri, "credit", "1")
+    assert "  stage:            Archived\n" in text
+    assert f"  run:         {s.run1} (baseline)\n" in text
+    assert f"  request {request_id} → Production: approved\n" in text
+    assert "  checkpoint:       not tied to a signed checkpoint yet" in text
 
     # As of the first approval's stage change, version 1 held Production.
     assert ok(uri, "models", "as-of", str(seq), "credit", "--stage", "Production").startswith(
@@ -186,7 +186,22 @@ def _signed_approval_setup(uri: str, tmp_path: Path) -> tuple[Path, str]:
     return pem, kid
 
 
-def test_show_prints_every_section(sqlite_uri: str, tmp_path: Path) -> None:
+def read_only_state(uri: str) -> tuple[object, ...]:
+    """What a read-only command leaves as it was: the events, the head, the
+    stored checkpoints and the ledger's facts (its verifier key among them)."""
+    with ledger.open(uri) as lg:
+        return lg.size(), lg.head(), lg.checkpoints(), stored(uri, "SELECT * FROM ledger_meta ORDER BY 1")
+
+
+def show(uri: str, *args: str) -> str:
+    """``mlledger models show ARGS``: its output, checking that it wrote nothing."""
+    before = read_only_state(uri)
+    out = ok(uri, "models", "show", *args)
+    assert read_only_state(uri) == before, "models show must not write"
+    return out
+
+
+def test_show_prints_the_report_text_of_a_version(sqlite_uri: str, tmp_path: Path) -> None:
     uri = sqlite_uri
     s = build(uri, tmp_path)
     pem, kid = _signed_approval_setup(uri, tmp_path)
@@ -201,57 +216,58 @@ def test_show_prints_every_section(sqlite_uri: str, tmp_path: Path) -> None:
 
     with ledger.open(uri) as lg:
         v1 = lg.registry.get_model_version("credit", 1)
-    text = ok(uri, "models", "show", "credit", "1")
-    assert text.startswith("credit version 1 (now)\n\nSource (pinned)\n")
+        head = lg.head()
+    assert head is not None
+    text = show(uri, "credit", "1")
+    assert text.startswith("Provenance report: credit version 1\n===")
+    for number, title in enumerate(SECTIONS, 1):
+        assert f"\n{number}. {title}\n" in text, title
     for expected in (
-        f"  run:             {s.run1}",
-        "  artifact path:   model",
-        f"  artifact digest: {v1.artifact_digest}",
-        f"  registered:      by alice at {v1.time} (event {v1.seq})",
-        f"Stage\n  Production since event {v1.stage_since_seq}",
-        "Aliases\n  champion",
-        "Tags\n  team = risk",
-        "  status:  FINISHED",
-        "  author:  bob",
-        "  parent:  none",
+        "  stage:            Production",
+        "  aliases:          champion",
+        f"  as of:            event {head.seq} ({head.time})",
+        "  version tags:       team=risk",
+        f"  version registered: by alice at {v1.time} (event {v1.seq})",
+        f"  source run:         {s.run1}",
+        "  artifact path:      model",
+        f"  artifact digest:    {v1.artifact_digest}",
+        f"  run:         {s.run1} (baseline)",
+        "  status:      FINISHED",
+        "  author:      bob",
+        "  parent runs: none",
         "    alpha = 0.1\n    depth = 4",
-        "  metrics (latest):\n    rmse = 3\n",
-        "    loans v7  sha256:" + "ab" * 32 + "  (training, 1200 rows)",
-        "  * model/MLmodel  sha256 ",
-        "    extra/MLmodel  sha256 ",  # logged by the run, not pinned by the version
-        "weights.bin  sha256 1452ccce69d298ac2f5c57ec20bb9f6280cafe2ea5c572f985af21071aaf1483  9 bytes",
+        "    rmse: final 3 at step 1; 2 points, min 3, max 3.5",
+        "    loans@v7 (training, 1,200 rows) sha256:" + "ab" * 32,
+        "  model/weights.bin  9 bytes  sha256 1452ccce69d298ac2f5c57ec20bb9f6280cafe2ea5c572f985af21071aaf1483  pinned",
         "carol: version 1: None → Production via request",
         "alice: alias 'champion' → version 1",
-        f"request {first} → Production: approved",
-        "    requested by alice at ",
-        f", signed with key {kid}, comment: ok",
-        "as champion: event ",
-        "promote_if_better to Production: version 2 rmse=2 vs version 1 rmse=3 (max, min_delta 0): lost",
+        f"  request {first} → Production: approved",
+        "    requested by alice (admin) at ",
+        "    approved by carol (approver) at ",
+        f"    signature: valid: Ed25519 signature by carol's key {kid}",
+        "this version as champion: rmse (max, min_delta 0) version 2 2 vs version 1 3 → Production: lost",
         "k8s (prod) by alice: replaced at event ",
     ):
         assert expected in text, f"{expected!r} missing from:\n{text}"
-    # Version 2 has no stage change, approval or deployment of its own that is live.
-    text2 = ok(uri, "models", "show", "credit", "2")
-    assert f"request {declined} → Staging: rejected" in text2
-    assert "rejected by carol at " in text2
-    assert ", unsigned, comment: not yet" in text2
-    assert "as candidate: event " in text2
+    extra = "  extra/MLmodel  16 bytes  sha256 179b641362c33ebc224537861d97d509047abffca2125ac0c68acfc6cd9e275a"
+    assert f"{extra}  not pinned" in text  # logged by the run, not pinned by the version
+    # init made a signing key, but no checkpoint is stored: show signs none.
+    assert "  checkpoint:       not tied to a signed checkpoint yet" in text
+    # Version 2: a rejected request, the comparison it lost, and the deployment that is live.
+    text2 = show(uri, "credit", "2")
+    assert f"  request {declined} → Staging: rejected" in text2
+    assert "    rejected by carol (approver) at " in text2 and "): not yet" in text2
+    assert "this version as candidate: " in text2
     assert "k8s (prod) by alice: live" in text2
 
-    document = json.loads(ok(uri, "models", "show", "credit", "1", "--json"))
-    assert set(document) == {
-        "as_of",
-        "as_of_time",
-        "model_version",
-        "run",
-        "stage_history",
-        "requests",
-        "promotions",
-        "deployments",
-    }
-    assert document["model_version"]["stage"] == "Production"
-    assert document["run"]["info"]["user"] == "bob"
-    assert document["requests"][0]["key_id"] == kid
+    document = json.loads(show(uri, "credit", "1", "--json"))
+    assert document["format"] == "mlledger-provenance-report/1"
+    assert (document["cover"]["model"], document["cover"]["version"]) == ("credit", 1)
+    assert document["cover"]["stage"] == "Production"
+    assert document["cover"]["checkpoint"]["signed"] is False
+    assert document["cover"]["verification"]["checked"] is False
+    assert document["run"]["author"] == "bob"
+    assert document["approvals"][0]["key_id"] == kid
     assert [d["live"] for d in document["deployments"]] == [False]
 
 
@@ -260,51 +276,28 @@ def test_show_as_of_and_missing_version(sqlite_uri: str, tmp_path: Path) -> None
     build(uri, tmp_path)
     registered = head_seq(uri) - 1  # the approver grant came last
     ok(uri, "models", "stage", "credit", "2", "Staging")
-    then = ok(uri, "models", "show", "credit", "2", "--as-of", str(registered))
+    then = show(uri, "credit", "2", "--as-of", str(registered))
     with ledger.open(uri) as lg:
         time = lg.event(registered).time
-    assert then.startswith(f"credit version 2 (as of event {registered}, {time})\n")
-    assert "Stage\n  None since event" in then
-    assert "Stage and alias history\n  event " in then
-    assert "Approvals\n  none recorded\n" in then
-    assert "Promotion comparisons\n  none recorded\n" in then
-    assert then.endswith("Deployments\n  none recorded\n")
-    assert "Staging since" in ok(uri, "models", "show", "credit", "2")
+    assert f"  as of:            event {registered} ({time})\n" in then
+    assert "  stage:            None\n" in then
+    assert "Staging" not in then
+    assert "10. Stage and alias history\n---------------------------\n  event " in then
+    assert "9. Approvals and accountability\n-------------------------------\n  none recorded\n" in then
+    assert "8. Promotion evidence\n---------------------\n  none recorded\n" in then
+    assert "  deployments: none recorded\n" in then
+    assert "  stage:            Staging\n" in show(uri, "credit", "2")
+    # An RFC 3339 time: the state after the last event at or before it.
+    assert show(uri, "credit", "2", "--as-of", time) == then
 
     assert refused(uri, "models", "show", "credit", "3") == "model 'credit' has no version 3"
     assert refused(uri, "models", "show", "credit", "2", "--as-of", "3") == (
         "model 'credit' is not registered as of event 3"
     )
-    assert refused(uri, "models", "show", "nope", "1") == "model 'nope' is not registered"
-
-
-def test_version_report_text_is_pure() -> None:
-    """The text comes from values alone, so a report can reuse it."""
-    version = ModelVersionView(
-        name="m",
-        version=1,
-        run_id="r1",
-        artifact_path="model",
-        artifact_digest="sha256:" + "0" * 64,
-        description=None,
-        tags={},
-        creator="alice",
-        time="2026-01-01T00:00:00.000000Z",
-        seq=3,
-        stage="None",
-        stage_since_seq=3,
-        aliases=(),
+    assert refused(uri, "models", "show", "credit", "2", "--as-of", "2000-01-01T00:00:00Z") == (
+        "model 'credit' is not registered as of event -1"
     )
-    info = RunInfo("r1", "e1", None, None, "FINISHED", "bob", 0, None, 1, None, None)
-    report = VersionReport(version, RunView(info), [], [], [], [])
-    text = version_report_text(report)
-    assert text.startswith("m version 1 (now)\n")
-    assert "started: 1970-01-01T00:00:00.000000Z (event 1)" in text
-    assert "ended:   -" in text
-    for section in ("Aliases", "Tags", "Stage and alias history", "Approvals", "Promotion comparisons", "Deployments"):
-        assert f"\n{section}\n  none recorded" in text
-    for part in ("params", "metrics (latest)", "data inputs", "artifacts (* pinned by this version)"):
-        assert f"  {part}:\n    none recorded" in text
+    assert refused(uri, "models", "show", "nope", "1") == "model 'nope' is not registered"
 
 
 # -- list, history, requests, as-of -------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 
 import pypdf
 import pytest
+import sqlalchemy
 
 import ledger
 from cli.demo import DemoResult, run_demo
@@ -499,3 +500,58 @@ def test_long_histories_are_drawn_from_at_most_a_thousand_points() -> None:
     assert min(y for _, y in drawn) == min(y for _, y in points if not math.isnan(y))
     assert [x for x, _ in drawn] == sorted(x for x, _ in drawn)
     assert downsample(points[:10]) == points[:10]
+
+
+# -- the cover's checks ------------------------------------------------------------------------
+
+
+def _alter_payload(uri: str, seq: int, old: str, new: str) -> None:
+    """Rewrite a stored payload behind the ledger's back (its update guard dropped first)."""
+    engine = sqlalchemy.create_engine(uri)
+    drop = "DROP TRIGGER payloads_no_update" + (" ON payloads" if uri.startswith("postgresql") else "")
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(drop))
+        body = conn.execute(sqlalchemy.text(f"SELECT body FROM payloads WHERE seq = {seq}")).scalar_one()
+        assert old in body
+        conn.execute(
+            sqlalchemy.text("UPDATE payloads SET body = :body WHERE seq = :seq"),
+            {"body": body.replace(old, new), "seq": seq},
+        )
+    engine.dispose()
+
+
+def test_the_cover_says_failed_when_a_cited_payload_was_altered(
+    uri: str, sparse: tuple[ledger.Ledger, dict[str, Any]]
+) -> None:
+    lg, built = sparse
+    before = gather(lg, MODEL, 2).report.cover.verification
+    assert before.ok and before.evidence_ok and before.tree_matches and not before.chain_checked
+    seq = next(c.seq for c in gather(lg, MODEL, 2).report.cited if c.type == "run.params_logged")
+    _alter_payload(uri, seq, '"alpha":"0.5"', '"alpha":"0.9"')
+    after = gather(lg, MODEL, 2).report.cover.verification
+    assert not after.ok and after.evidence_ok is False
+    assert after.summary.startswith("FAILED: 1 problem(s) in the cited events")
+    assert any(fault.startswith(f"event {seq}: payload altered: payload_digest") for fault in after.faults)
+    gathered = gather(lg, MODEL, 2)  # the report still renders, saying so on its cover
+    assert gathered.report.params["alpha"] == "0.9" and built["redacted"]
+    text = pdf_text(render_pdf(gathered.report, gathered.evidence_zip))
+    assert "FAILED: 1 problem(s) in the cited events" in text and "intact" not in text
+
+
+def test_check_ledger_re_hashes_every_event_up_to_the_checkpoint(
+    uri: str, sparse: tuple[ledger.Ledger, dict[str, Any]]
+) -> None:
+    lg, _ = sparse
+    whole = gather(lg, MODEL, 1, check_ledger=True).report.cover.verification
+    size = gather(lg, MODEL, 1).report.cover.checkpoint.size
+    assert whole.chain_checked and whole.chain_ok and whole.root_matches and whole.chain_events == size
+    assert f"all {size} events up to the checkpoint re-hashed, chain and Merkle root match" in whole.summary
+    # An event version 1 does not cite: only the pass over the whole ledger sees it.
+    cited = {c.seq for c in gather(lg, MODEL, 1).report.cited}
+    seq = next(row[0] for row in lg.store.scan(0, size) if row[0] not in cited and '"alpha":"0.5"' in (row[10] or ""))
+    _alter_payload(uri, seq, '"alpha":"0.5"', '"alpha":"0.9"')
+    assert gather(lg, MODEL, 1).report.cover.verification.ok
+    failed = gather(lg, MODEL, 1, check_ledger=True).report.cover.verification
+    assert not failed.ok and failed.evidence_ok and failed.chain_ok is False
+    assert failed.summary == "FAILED: 1 integrity fault(s) in the ledger up to the checkpoint"
+    assert any(f"event {seq}" in fault for fault in failed.faults)

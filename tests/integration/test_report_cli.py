@@ -104,4 +104,17 @@ def test_refusals_change_nothing(demo: str, tmp_path: Path) -> None:
     assert code == 2 and "mlledger: error:" in err and not (tmp_path / "nope.pdf").exists()
     code, _, err = _run("report", "credit-model", "0", uri=demo)
     assert code == 2 and "0 is not in the range x>=1" in err
+    code, _, err = _run("report", "credit-model", "3", "-o", "both.pdf", "--no-verify", "--check-ledger", uri=demo)
+    assert code == 2 and "--check-ledger adds to the cover's checks; it cannot go with --no-verify" in err
+    assert not (tmp_path / "both.pdf").exists()
     assert _size(demo) == before  # nothing recorded for what was not made
+
+
+def test_check_ledger_puts_the_whole_ledger_check_on_the_cover(demo: str) -> None:
+    code, text, err = _run("report", "credit-model", "3", "--format", "text", "-o", "-", "--check-ledger", uri=demo)
+    assert code == 0, err
+    assert "intact: " in text and "events up to the checkpoint re-hashed, chain and Merkle root match" in text
+    code, text, err = _run("report", "credit-model", "3", "--format", "text", "-o", "-", uri=demo)
+    assert code == 0, err
+    assert "cited events re-hashed and proven against the signed checkpoint" in text
+    assert "chain and Merkle root match" not in text
