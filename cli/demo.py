@@ -516,7 +516,7 @@ def _next_commands(
         (f"{prefix} models as-of {before} {MODEL} --stage Production", f"  # then: v{archived}"),
         (f"{prefix} verify --checkpoint {notes} --key {notes.parent / 'verifier.key'}", "  # extends every note"),
         (f"{prefix} proof {handover} -o proof.json", "  # the promotion, provable offline"),
-        (f"{prefix} evidence {MODEL} {champion} -o {MODEL}-v{champion}-evidence.zip", "  # every event, each proven"),
+        (f"{prefix} evidence {MODEL} {champion} -o {MODEL}-v{champion}-evidence.zip", "  # every event, and the proof"),
         (f"{prefix} lineage upstream model:{MODEL}/{champion}", "  # data, code, runs, people behind it"),
         (f"{prefix} lineage downstream dataset:loans@2026-01", "  # what depends on January's data"),
         (f"{prefix} report verify {pdf} --key {notes.parent / 'verifier.key'}", "  # the report, checked offline"),
