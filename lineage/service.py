@@ -18,13 +18,13 @@ from __future__ import annotations
 import gc
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 import networkx as nx
 
+from ledger.collector import no_collections
 from ledger.encoding import format_time
 from ledger.errors import ValidationError
 from ledger.store import EventStore
@@ -34,17 +34,6 @@ from lineage.query import Direction, LineageView, everything, find_path, resolve
 __all__ = ["Lineage"]
 
 Moment = int | str | datetime
-
-
-@contextmanager
-def _no_collections() -> Iterator[None]:
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class Lineage:
@@ -80,7 +69,7 @@ class Lineage:
 
     @staticmethod
     def _fold(builder: GraphBuilder, rows: Iterable[tuple[Any, ...]]) -> None:
-        with _no_collections():
+        with no_collections():
             builder.apply_rows(rows)
 
     def _redaction_subjects(self) -> dict[int, Any]:

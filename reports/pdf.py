@@ -29,6 +29,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-unty
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate  # type: ignore[import-untyped]
 
+from ledger.collector import no_collections
 from ledger.errors import ValidationError
 from reports.attachment import embed
 from reports.model import ProvenanceReport
@@ -67,8 +68,9 @@ def render_pdf(report: ProvenanceReport, evidence_zip: bytes, *, page_size: Page
     size = PAGE_SIZES[page_size]
     buffer = io.BytesIO()
     document = _document(buffer, report, size)
-    story = Story(report, size[0] - 2 * MARGIN, size[1] - TOP - BOTTOM).build()
-    document.build(story, canvasmaker=_canvas_maker(report, evidence_zip))
+    with no_collections():  # reportlab's tables allocate many small objects, and no cycles that outlive the build
+        story = Story(report, size[0] - 2 * MARGIN, size[1] - TOP - BOTTOM).build()
+        document.build(story, canvasmaker=_canvas_maker(report, evidence_zip))
     return buffer.getvalue()
 
 

@@ -35,6 +35,7 @@ import ledger
 from ledger.bundle import Citation, zip_bundle
 from ledger.checkpoint import open_note, parse_verifier_key
 from ledger.checkpoints import StoredCheckpoint
+from ledger.collector import no_collections
 from ledger.errors import LedgerError, ValidationError
 from ledger.evidence import EvidenceBundle, EvidenceSelection
 from ledger.keys import key_id, verify_approval
@@ -141,35 +142,36 @@ def gather(
     registered at ``as_of``) and ``ValidationError`` for a moment before the
     ledger's first event.
     """
-    base = lg.select_evidence(name, version, sign=sign)
-    at = base.checkpoint.size - 1
-    if as_of is not None:
-        moment = lg.registry_as_of(as_of).at
-        if moment is None or moment < 0:
-            raise ValidationError(f"as_of {as_of!r} is before the ledger's first event")
-        at = min(at, moment)
-    view = lg.registry_as_of(at)
-    found = view.get_model_version(name, version)
-    cited = _Cited.from_selection(lg, base, at)
-    cited.checkpoint = _checkpoint_for(lg, base, at, cited.last)
-    facts = _Facts(lg, view, found, at, cited)
-    report_parts = facts.read()
-    selection = cited.selection(base)
-    bundle = lg.prove_selection(selection)
-    with ThreadPoolExecutor(1) as pool:  # zlib lets go of the GIL: the zip is made on another core meanwhile
-        zipping = pool.submit(zip_bundle, bundle.files())
-        if verify and bundle.checkpoint.signed:
-            verification = _verification(lg, bundle, report_parts["approvals"], check_ledger=check_ledger)
-        else:
-            verification = Verification.skipped(len(bundle.citations))
-        evidence_zip = zipping.result()
-    report = ProvenanceReport(
-        cover=_cover(lg, bundle, found, at, evidence_zip, verification),
-        **report_parts,
-        cited=_cited_events(bundle),
-        verify_steps=_verify_steps(bundle, evidence_zip),
-    )
-    return Gathered(report, bundle, evidence_zip)
+    with no_collections():  # 100,000 cited events are that many rows, payloads and tuples, and no cycles
+        base = lg.select_evidence(name, version, sign=sign)
+        at = base.checkpoint.size - 1
+        if as_of is not None:
+            moment = lg.registry_as_of(as_of).at
+            if moment is None or moment < 0:
+                raise ValidationError(f"as_of {as_of!r} is before the ledger's first event")
+            at = min(at, moment)
+        view = lg.registry_as_of(at)
+        found = view.get_model_version(name, version)
+        cited = _Cited.from_selection(lg, base, at)
+        cited.checkpoint = _checkpoint_for(lg, base, at, cited.last)
+        facts = _Facts(lg, view, found, at, cited)
+        report_parts = facts.read()
+        selection = cited.selection(base)
+        bundle = lg.prove_selection(selection)
+        with ThreadPoolExecutor(1) as pool:  # zlib lets go of the GIL: the zip is made on another core meanwhile
+            zipping = pool.submit(zip_bundle, bundle.files())
+            if verify and bundle.checkpoint.signed:
+                verification = _verification(lg, bundle, report_parts["approvals"], check_ledger=check_ledger)
+            else:
+                verification = Verification.skipped(len(bundle.citations))
+            evidence_zip = zipping.result()
+        report = ProvenanceReport(
+            cover=_cover(lg, bundle, found, at, evidence_zip, verification),
+            **report_parts,
+            cited=_cited_events(bundle),
+            verify_steps=_verify_steps(bundle, evidence_zip),
+        )
+        return Gathered(report, bundle, evidence_zip)
 
 
 # -- what the report cites --------------------------------------------------------------
