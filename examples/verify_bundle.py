@@ -446,7 +446,7 @@ def verify(files: dict[str, bytes], key: tuple[str, bytes, bytes]) -> tuple[list
         problems.append("manifest.json: its checkpoint is not checkpoint.note")
     if tree is not None:
         stated = (manifest.get("origin"), manifest.get("tree_size"), manifest.get("root"))
-        if stated != (tree[0], tree[1], tree[2].hex()):
+        if type(stated[1]) is not int or stated != (tree[0], tree[1], tree[2].hex()):
             problems.append("manifest.json: origin, tree_size or root is not the signed checkpoint's")
     events = parse_events(files)
     for event in events:

@@ -85,6 +85,9 @@ MAX_ENTRY_BYTES: Final = 2**31  # a zip bomb is refused, not inflated
 _UNIX: Final = 3  # ZipInfo.create_system: the same on every platform
 _SEQ_KEY: Final = re.compile(r"0|[1-9][0-9]*")
 _HEX64: Final = re.compile(r"[0-9a-f]{64}")
+_LINE_FIELDS: Final = frozenset(
+    ("seq", "v", "id", "type", "schema", "time", "actor", "payload_digest", "prev", "hash", "payload")
+)
 
 
 class Citation(NamedTuple):
@@ -218,8 +221,8 @@ command is an independent verifier written from the published format
 `cryptography`. Both check the checkpoint's signature, each event's hash
 and payload digest, the multiproof, that the manifest cites exactly the
 events in `events.jsonl`, and that each `null` payload was erased by a
-cited `ledger.redacted` event; they exit 0 when everything holds and 1
-listing every problem: each event that fails its own checks by seq, and a
+cited `ledger.redacted` event; they exit 0 when everything holds, 2 when
+the bundle cannot be read at all, and 1 listing every problem: each event that fails its own checks by seq, and a
 multiproof that does not lead to the signed root as one problem (it proves
 all the events at once, so it cannot say which one is not the ledger's).
 
@@ -228,7 +231,10 @@ all the events at once, so it cannot say which one is not the ledger's).
 The tree is RFC 9162's: leaf i is the 32 raw bytes of event i's `hash`,
 leaf hash = SHA-256(0x00 ‖ leaf), node hash = SHA-256(0x01 ‖ left ‖ right),
 and MTH(D[lo:hi]) splits at k, the largest power of two smaller than hi - lo
-(DESIGN.md §4). The cited leaves are the seqs of `events.jsonl`. Compute
+(DESIGN.md §4). The cited leaves are the seqs of `events.jsonl`, which
+must be strictly increasing and each below {tree_size} (else the bundle
+fails: a seq outside the tree or given twice is never looked at below).
+Compute
 
     ROOT(lo, hi) = MTH(D[lo:hi])        if every leaf in [lo, hi) is cited,
                                          from those leaves
@@ -381,6 +387,12 @@ def _events(data: bytes) -> list[dict[str, Any]]:
         event = _json(line.encode("utf-8"), f"{EVENTS} line {number}")
         if not isinstance(event, dict) or type(event.get("seq")) is not int:
             raise ValidationError(f"evidence bundle: {EVENTS} line {number}: not an event with a seq")
+        if set(event) != _LINE_FIELDS:
+            unexpected = sorted(set(event) ^ _LINE_FIELDS)
+            raise ValidationError(
+                f"evidence bundle: {EVENTS} line {number}: not an export line (field {unexpected[0]!r} "
+                f"{'is not one' if unexpected[0] in event else 'is missing'})"
+            )
         events.append(event)
     return events
 

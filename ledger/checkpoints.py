@@ -113,10 +113,7 @@ class StoredCheckpoint:
     root: bytes
     time: str
     note: str
-
-    @property
-    def signed(self) -> bool:
-        return bool(self.note)
+    signed: bool = True  # False only for the head ``stored_checkpoint_or_head`` gives: a stored row is signed
 
     def to_json(self) -> dict[str, Any]:
         return {"tree_size": self.size, "root": self.root.hex(), "time": self.time, "note": self.note}
@@ -333,7 +330,7 @@ class CheckpointCommands:
         size = self.size()
         if seq >= size:
             raise NotFoundError(f"event {seq} does not exist (the ledger has {size} events)")
-        return StoredCheckpoint(size, self.store.merkle_root(size), "", "")
+        return StoredCheckpoint(size, self.store.merkle_root(size), "", "", signed=False)
 
     def prove(self, seq: int, *, checkpoint: StoredCheckpoint | None = None) -> dict[str, Any]:
         """The proof document (``ledger.proofs``) that event ``seq`` is in the
@@ -365,6 +362,8 @@ class CheckpointCommands:
         """The multiproof (``ledger.merkle``) of the stored events ``rows`` (in
         seq order) in ``signed``'s tree, checked before it is handed out."""
         seqs = [row[0] for row in rows]
+        if not seqs:
+            raise ValidationError("a multiproof needs at least one event")
         proof = self.store.multiproof(seqs, signed.size)
         try:
             verify_multiproof(signed.size, seqs, [hash_bytes(row[9]) for row in rows], proof, signed.root)

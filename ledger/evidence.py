@@ -117,7 +117,10 @@ class EvidenceBundle(EvidenceSelection):
     proof: tuple[bytes, ...] = field(repr=False)
 
     def files(self) -> dict[str, bytes]:
-        """The bundle's files by name (``ledger.bundle``)."""
+        """The bundle's files by name (``ledger.bundle``); ``ValidationError``
+        for a bundle tied to the unsigned head, which no one could check."""
+        if not self.checkpoint.signed:
+            raise ValidationError("an evidence bundle needs a signed checkpoint; this one is the unsigned head")
         return bundle_files(
             model=self.model,
             version=self.version,

@@ -153,6 +153,8 @@ def verify_multiproof(
     _check_indices(indices, size)
     if size == 0:
         raise ProofError(f"{where}: an empty tree holds no leaves")
+    if any(len(node) != HASH_SIZE for node in proof):
+        raise ValidationError(f"{where}: every proof hash must be {HASH_SIZE} bytes")
     hashes = [leaf_hash(leaf) for leaf in leaves]
     given = iter(proof)
     expected = len(multiproof_ranges(indices, size))

@@ -85,7 +85,9 @@ class Verification:
     """What was checked when the report was gathered (``checked``; else nothing).
 
     ``evidence_*``, in time proportional to the cited events: the
-    checkpoint's signature with the ledger's verifier key; every cited
+    checkpoint note's signature with the verifier key the ledger records,
+    and that the note signs the stored checkpoint's size and root (an auditor
+    checks with the key they hold: ``mlledger report verify --key``); every cited
     event's header hash and payload digest recomputed from the stored event
     (an erased payload named by a cited redaction); their multiproof against
     the signed root; and the cited approvals' Ed25519 signatures

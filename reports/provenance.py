@@ -27,6 +27,7 @@ import math
 import shlex
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -139,10 +140,14 @@ def gather(
     is never re-checked, as there is no signature to check it against.
 
     Raises ``NotFoundError`` for an unknown model or version (or one not yet
-    registered at ``as_of``) and ``ValidationError`` for a moment before the
-    ledger's first event.
+    registered at ``as_of``), ``ValidationError`` for a moment before the
+    ledger's first event, and ``IntegrityError`` when the stored tree gives
+    no valid multiproof of the cited events (no report is made from a damaged
+    tree: ``mlledger verify`` says where).
     """
-    with no_collections():  # 100,000 cited events are that many rows, payloads and tuples, and no cycles
+    # 100,000 cited events are that many rows, payloads and tuples, and no cycles: no collections meanwhile,
+    # unless the pass over the whole ledger is asked for (unbounded, and the pause is process-wide).
+    with nullcontext() if check_ledger else no_collections():
         base = lg.select_evidence(name, version, sign=sign)
         at = base.checkpoint.size - 1
         if as_of is not None:
@@ -158,13 +163,16 @@ def gather(
         report_parts = facts.read()
         selection = cited.selection(base)
         bundle = lg.prove_selection(selection)
-        with ThreadPoolExecutor(1) as pool:  # zlib lets go of the GIL: the zip is made on another core meanwhile
-            zipping = pool.submit(zip_bundle, bundle.files())
-            if verify and bundle.checkpoint.signed:
-                verification = _verification(lg, bundle, report_parts["approvals"], check_ledger=check_ledger)
-            else:
-                verification = Verification.skipped(len(bundle.citations))
-            evidence_zip = zipping.result()
+        if not bundle.checkpoint.signed:  # nothing to prove against: no bundle, nothing re-checked
+            verification, evidence_zip = Verification.skipped(len(bundle.citations)), b""
+        else:
+            with ThreadPoolExecutor(1) as pool:  # zlib lets go of the GIL: the zip is made on another core meanwhile
+                zipping = pool.submit(zip_bundle, bundle.files())
+                if verify:
+                    verification = _verification(lg, bundle, report_parts["approvals"], check_ledger=check_ledger)
+                else:
+                    verification = Verification.skipped(len(bundle.citations))
+                evidence_zip = zipping.result()
         report = ProvenanceReport(
             cover=_cover(lg, bundle, found, at, evidence_zip, verification),
             **report_parts,
@@ -947,7 +955,7 @@ def _cover(
         ),
         verifier_key=bundle.verifier_key,
         verification=verification,
-        evidence_digest="sha256:" + hashlib.sha256(evidence_zip).hexdigest(),
+        evidence_digest="sha256:" + hashlib.sha256(evidence_zip).hexdigest() if evidence_zip else "",
         evidence_bytes=len(evidence_zip),
         cited_events=len(bundle.citations),
     )
@@ -963,10 +971,17 @@ def _verification(
     redactions = redaction_targets(redaction_rows)
     cited = {row[0] for row in bundle.rows}
     problems = []
-    try:  # the multiproof was checked against the root as the bundle was made (``lg.prove_selection``)
-        open_note(bundle.checkpoint.note, parse_verifier_key(bundle.verifier_key))
+    try:  # the multiproof was checked against the stored root as the bundle was made: tie that root to the note
+        note = open_note(bundle.checkpoint.note, parse_verifier_key(bundle.verifier_key))
+        stated = (bundle.origin, size, root)
+        if (note.origin, note.size, note.root) != stated:
+            problems.append(
+                f"the checkpoint note signs {note.origin} at size {note.size} with root "
+                f"{note.root.hex()[:16]}…, but the ledger's stored checkpoint is {stated[0]} at size {size} with "
+                f"root {root.hex()[:16]}…: the stored checkpoint or the tree was rewritten"
+            )
     except LedgerError as e:
-        problems.append(str(e))
+        problems.append(f"the checkpoint note: {e}")
     found = check_events(
         (tuple(row) for row in bundle.rows), {target: seq for target, seq in redactions.items() if seq in cited}
     )
@@ -974,10 +989,11 @@ def _verification(
     signed = [a.signature_ok for a in approvals if a.signature_ok is not None]
     problems += [f"approval of request {a.request_id}: {a.signature}" for a in approvals if a.signature_ok is False]
     tree_matches = store.merkle_root(size) == root
+    count = len(problems) + found.fault_total - len(found.faults)  # faults beyond the verifier's cap count too
     detail = (
         f"{len(cited)} events, {len(found.redacted)} with erased payloads, in the tree of {size}"
         if not problems
-        else f"{len(problems)} problem(s) in the cited events: " + "; ".join(problems[:5])
+        else f"{count} problem(s) in the evidence: " + "; ".join(problems[:5])
     )
     chain = _chain_check(lg, size, root, redaction_rows, redactions) if check_ledger else None
     return Verification(

@@ -118,7 +118,9 @@ def cover_lines(cover: Cover) -> list[str]:
         *checkpoint,
         f"verification:     {_verification_text(cover)}",
         *[f"                  fault: {fault}" for fault in cover.verification.faults],
-        f"evidence:         {cover.evidence_digest} ({cover.evidence_bytes:,} bytes, {cover.cited_events} events)",
+        f"evidence:         {cover.evidence_digest} ({cover.evidence_bytes:,} bytes, {cover.cited_events} events)"
+        if cp.signed
+        else f"evidence:         none: nothing is signed to prove the {cover.cited_events} cited events against",
     ]
 
 

@@ -241,7 +241,7 @@ def _read(cursor: Any, placeholder: str, keys: Sequence[NodeKey], what: str) -> 
     while stored:
         terms: list[str] = []
         params: list[int] = []
-        while stored and len(params) < _KEYS_PER_QUERY:
+        while stored and (not params or len(params) + len(stored[-1][1]) < _KEYS_PER_QUERY):
             level, indices = stored.pop()
             terms.append(f"(level = {placeholder} AND idx IN ({', '.join([placeholder] * len(indices))}))")
             params += [level, *indices]

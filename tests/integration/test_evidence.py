@@ -659,6 +659,11 @@ MALFORMED: dict[str, tuple[Callable[[dict[str, bytes]], dict[str, bytes]], str, 
         'evidence bundle: multiproof.json is not {"hashes": [64 hex digits, ...]}',
         'unreadable: multiproof.json: expected {"hashes": [64 lowercase hex digits, ...]}',
     ),
+    "an event line with a field of its own": (
+        lambda f: {**f, "events.jsonl": f["events.jsonl"].replace(b'{"actor"', b'{"note":"mine","actor"', 1)},
+        "evidence bundle: events.jsonl line 1: not an export line (field 'note' is not one)",
+        "unreadable: events.jsonl line 1: expected the nine header fields, hash and payload",
+    ),
 }
 
 

@@ -168,8 +168,11 @@ def test_without_a_key_or_checkpoint_the_report_is_unsigned_and_nothing_is_writt
         with pytest.raises(NotFoundError, match="none can be made now"):
             gather(lg, MODEL, 1)
         unsigned = gather(lg, MODEL, 1, verify=False, sign=False)
+        assert unsigned.evidence_zip == b"" and unsigned.report.cover.evidence_digest == ""
         with pytest.raises(ValidationError, match=r"^this report is not tied to a signed checkpoint"):
             render_pdf(unsigned.report, unsigned.evidence_zip)
+        with pytest.raises(ValidationError, match=r"^an evidence bundle needs a signed checkpoint"):
+            unsigned.evidence.files()
     assert state(uri) == before
 
 

@@ -530,12 +530,12 @@ def test_the_cover_says_failed_when_a_cited_payload_was_altered(
     _alter_payload(uri, seq, '"alpha":"0.5"', '"alpha":"0.9"')
     after = gather(lg, MODEL, 2).report.cover.verification
     assert not after.ok and after.evidence_ok is False
-    assert after.summary.startswith("FAILED: 1 problem(s) in the cited events")
+    assert after.summary.startswith("FAILED: 1 problem(s) in the evidence")
     assert any(fault.startswith(f"event {seq}: payload altered: payload_digest") for fault in after.faults)
     gathered = gather(lg, MODEL, 2)  # the report still renders, saying so on its cover
     assert gathered.report.params["alpha"] == "0.9" and built["redacted"]
     text = pdf_text(render_pdf(gathered.report, gathered.evidence_zip))
-    assert "FAILED: 1 problem(s) in the cited events" in text and "intact" not in text
+    assert "FAILED: 1 problem(s) in the evidence" in text and "intact" not in text
 
 
 def test_check_ledger_re_hashes_every_event_up_to_the_checkpoint(
@@ -555,3 +555,33 @@ def test_check_ledger_re_hashes_every_event_up_to_the_checkpoint(
     assert not failed.ok and failed.evidence_ok and failed.chain_ok is False
     assert failed.summary == "FAILED: 1 integrity fault(s) in the ledger up to the checkpoint"
     assert any(f"event {seq}" in fault for fault in failed.faults)
+
+
+def _set_note(uri: str, size: int, note: str) -> None:
+    """Rewrite the note the ledger stores for its checkpoint of ``size`` (the table has no guard)."""
+    engine = sqlalchemy.create_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text("UPDATE checkpoints SET note = :note WHERE tree_size = :size"), {"note": note, "size": size}
+        )
+    engine.dispose()
+
+
+def test_the_cover_fails_when_the_note_does_not_sign_the_stored_checkpoint(
+    uri: str, sparse: tuple[ledger.Ledger, dict[str, Any]]
+) -> None:
+    """The multiproof is checked against the stored root: only the note ties that root to a signature."""
+    lg, _ = sparse
+    first = lg.checkpoints()[-1]
+    lg.append("experiment.created", {"experiment_id": "e9", "name": "later", "tags": {}}, actor="alice")
+    second = lg.create_checkpoint()
+    assert gather(lg, MODEL, 2).report.cover.verification.ok
+    _set_note(uri, second.size, first.note)  # a genuine note, of another size
+    failed = gather(lg, MODEL, 2).report.cover.verification
+    assert not failed.ok and failed.evidence_ok is False
+    assert f"the checkpoint note signs mlledger/{lg.ledger_id} at size {first.size} with root" in failed.summary
+    assert f"but the ledger's stored checkpoint is mlledger/{lg.ledger_id} at size {second.size}" in failed.summary
+    _set_note(uri, second.size, "")  # no note at all: a stored checkpoint is never taken for the unsigned head
+    blank = gather(lg, MODEL, 2).report.cover
+    assert blank.checkpoint.signed and blank.verification.checked and not blank.verification.ok
+    assert "the checkpoint note: " in blank.verification.summary

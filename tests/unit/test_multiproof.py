@@ -299,3 +299,10 @@ ROOT8 = merkle_root(EIGHT)
 def test_malformed_arguments_are_refused(call: Callable[[], object], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+def test_a_proof_hash_of_another_length_is_refused() -> None:
+    leaves = [bytes([i]) for i in range(5)]
+    proof = multiproof(leaves, [1])
+    with pytest.raises(ValidationError, match="every proof hash must be 32 bytes"):
+        verify_multiproof(5, [1], [leaves[1]], [*proof[:-1], proof[-1][:31]], merkle_root(leaves))
