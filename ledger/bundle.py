@@ -48,7 +48,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from ledger.checkpoint import Checkpoint, VerifierKey, open_note, parse_verifier_key
@@ -105,17 +105,22 @@ class Citation(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class BundleCheck:
     """What a verified bundle shows: ``events`` events about ``model``
-    version ``version``, each in ``origin``'s tree of ``tree_size`` events
-    whose root a checkpoint signed by the verifier key commits to."""
+    version ``version`` (``hashes``: each one's hash by seq), each in
+    ``origin``'s tree of ``tree_size`` events whose root a checkpoint signed
+    by the verifier key commits to."""
 
     model: str
     version: int
     origin: str
     tree_size: int
     root: str
-    events: int
+    hashes: Mapping[int, str] = field(repr=False)
     redacted: tuple[int, ...]  # seqs whose payload is null, each explained by a cited redaction
     bundled_key_matches: bool  # verifier.key is the key the bundle was checked with
+
+    @property
+    def events(self) -> int:
+        return len(self.hashes)
 
 
 # -- writing -------------------------------------------------------------------
@@ -316,7 +321,7 @@ def check_bundle(files: Mapping[str, bytes], verifier: str | VerifierKey) -> Bun
         checkpoint.origin,
         checkpoint.size,
         checkpoint.root.hex(),
-        len(events),
+        {event["seq"]: event["hash"] for event in events},
         redacted,
         _same_key(files[VERIFIER], key),
     )

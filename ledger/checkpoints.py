@@ -106,14 +106,14 @@ class SigningKey:
 @dataclass(frozen=True)
 class StoredCheckpoint:
     """A signed checkpoint as the ledger stores it; or, from
-    ``stored_checkpoint_or_head``, the unsigned head of the tree (no time,
-    no note: ``signed`` is false)."""
+    ``covering_checkpoint(sign=False)``, the unsigned head of the tree (no
+    time, no note: ``signed`` is false)."""
 
     size: int
     root: bytes
     time: str
     note: str
-    signed: bool = True  # False only for the head ``stored_checkpoint_or_head`` gives: a stored row is signed
+    signed: bool = True  # False only for the unsigned head: a stored row is signed
 
     def to_json(self) -> dict[str, Any]:
         return {"tree_size": self.size, "root": self.root.hex(), "time": self.time, "note": self.note}
@@ -307,30 +307,23 @@ class CheckpointCommands:
         row = self.store.last_checkpoint(below)
         return None if row is None else StoredCheckpoint(row[0], bytes.fromhex(row[1]), row[2], row[3])
 
-    def covering_checkpoint(self, seq: int, *, key: SigningKey | None = None) -> StoredCheckpoint:
-        """The latest stored checkpoint that includes event ``seq``; one is
-        made now (with ``key``, else the default signing key) when none does."""
-        latest = self._last_checkpoint()
-        if latest is not None and latest.size > seq:
-            return latest
-        if seq >= self.size():
-            raise NotFoundError(f"event {seq} does not exist (the ledger has {self.size()} events)")
-        try:
-            return self.create_checkpoint(key=key)
-        except NotFoundError as e:
-            raise NotFoundError(f"no checkpoint includes event {seq}, and none can be made now: {e}") from e
-
-    def stored_checkpoint_or_head(self, seq: int) -> StoredCheckpoint:
-        """The latest stored checkpoint that includes event ``seq``, else the
-        tree of every event so far, unsigned: never signs and never writes,
-        so it needs no signing key (``mlledger models show``)."""
+    def covering_checkpoint(self, seq: int, *, key: SigningKey | None = None, sign: bool = True) -> StoredCheckpoint:
+        """The latest stored checkpoint that includes event ``seq``; when none
+        does, one is made now (with ``key``, else the default signing key), or
+        without ``sign`` the tree of every event so far is given unsigned:
+        that never writes and needs no signing key (``mlledger models show``)."""
         latest = self._last_checkpoint()
         if latest is not None and latest.size > seq:
             return latest
         size = self.size()
         if seq >= size:
             raise NotFoundError(f"event {seq} does not exist (the ledger has {size} events)")
-        return StoredCheckpoint(size, self.store.merkle_root(size), "", "", signed=False)
+        if not sign:
+            return StoredCheckpoint(size, self.store.merkle_root(size), "", "", signed=False)
+        try:
+            return self.create_checkpoint(key=key)
+        except NotFoundError as e:
+            raise NotFoundError(f"no checkpoint includes event {seq}, and none can be made now: {e}") from e
 
     def prove(self, seq: int, *, checkpoint: StoredCheckpoint | None = None) -> dict[str, Any]:
         """The proof document (``ledger.proofs``) that event ``seq`` is in the

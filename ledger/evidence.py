@@ -351,9 +351,9 @@ class EvidenceCommands:
 
         def registry_as_of(self, moment: int) -> RegistryView: ...
 
-        def covering_checkpoint(self, seq: int, *, key: SigningKey | None = None) -> StoredCheckpoint: ...
-
-        def stored_checkpoint_or_head(self, seq: int) -> StoredCheckpoint: ...
+        def covering_checkpoint(
+            self, seq: int, *, key: SigningKey | None = None, sign: bool = True
+        ) -> StoredCheckpoint: ...
 
         def checked_multiproof(self, rows: Sequence[Sequence[Any]], signed: StoredCheckpoint) -> list[bytes]: ...
 
@@ -394,10 +394,7 @@ class EvidenceCommands:
         stop = self.size()
         for _ in range(_ATTEMPTS):
             seen = self._select(name, version, stop)
-            if sign:
-                checkpoint = self.covering_checkpoint(seen.last, key=key)
-            else:
-                checkpoint = self.stored_checkpoint_or_head(seen.last)
+            checkpoint = self.covering_checkpoint(seen.last, key=key, sign=sign)
             cited = seen if checkpoint.size == stop else self._select(name, version, checkpoint.size)
             if not cited.late:
                 selection = self._selection(name, version, checkpoint, cited)

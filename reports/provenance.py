@@ -25,11 +25,12 @@ import dataclasses
 import hashlib
 import math
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Final
 
 import ledger
@@ -169,7 +170,9 @@ def gather(
             with ThreadPoolExecutor(1) as pool:  # zlib lets go of the GIL: the zip is made on another core meanwhile
                 zipping = pool.submit(zip_bundle, bundle.files())
                 if verify:
-                    verification = _verification(lg, bundle, report_parts["approvals"], check_ledger=check_ledger)
+                    verification = _verification(
+                        lg, bundle, report_parts["approvals"], cited.redaction_rows.values(), check_ledger=check_ledger
+                    )
                 else:
                     verification = Verification.skipped(len(bundle.citations))
                 evidence_zip = zipping.result()
@@ -194,7 +197,6 @@ class _Cited:
         self.rows: dict[int, Row] = {}
         self.reasons: dict[int, list[str]] = {}
         self.checkpoint: StoredCheckpoint | None = None
-        self._redaction_rows: dict[int, Row] | None = None
 
     @classmethod
     def from_selection(cls, lg: ledger.Ledger, bundle: EvidenceSelection, at: int) -> _Cited:
@@ -246,11 +248,18 @@ class _Cited:
         self._put(row, reason)
         return True
 
+    @cached_property
+    def redaction_rows(self) -> dict[int, tuple[Any, ...]]:
+        """Every ``ledger.redacted`` event of the ledger, by seq: read once per report."""
+        return {row[0]: tuple(row) for row in self.lg.store.redaction_rows()}
+
+    @cached_property
+    def _redaction_targets(self) -> dict[int, int]:
+        return redaction_targets(self.redaction_rows.values())
+
     def _redaction_of(self, seq: int) -> Row | None:
-        if self._redaction_rows is None:
-            self._redaction_rows = {row[0]: row for row in self.lg.store.redaction_rows()}
-        target = redaction_targets(tuple(row) for row in self._redaction_rows.values()).get(seq)
-        return None if target is None else self._redaction_rows[target]
+        target = self._redaction_targets.get(seq)
+        return None if target is None else self.redaction_rows[target]
 
     def selection(self, base: EvidenceSelection) -> EvidenceSelection:
         """The cited rows, against the report's checkpoint."""
@@ -436,7 +445,7 @@ class _Facts:
         the checkpoint cannot be cited, and its event is left out of the evidence)."""
         if self._notes_all is None:
             self._notes_all = {}
-            for row in self.lg.store.redaction_rows():
+            for row in self.cited.redaction_rows.values():
                 note = RedactionNote.of(row)
                 if note is not None:
                     self._notes_all.setdefault(note.target_seq, note)
@@ -962,12 +971,17 @@ def _cover(
 
 
 def _verification(
-    lg: ledger.Ledger, bundle: EvidenceBundle, approvals: Sequence[Approval], *, check_ledger: bool
+    lg: ledger.Ledger,
+    bundle: EvidenceBundle,
+    approvals: Sequence[Approval],
+    ledger_redactions: Iterable[tuple[Any, ...]],
+    *,
+    check_ledger: bool,
 ) -> Verification:
     """The evidence re-checked from the stored events; with ``check_ledger``, the whole ledger up to the checkpoint."""
     size, root = bundle.checkpoint.size, bundle.checkpoint.root
     store = lg.store
-    redaction_rows = [row for row in store.redaction_rows() if row[0] < size]
+    redaction_rows = [row for row in ledger_redactions if row[0] < size]
     redactions = redaction_targets(redaction_rows)
     cited = {row[0] for row in bundle.rows}
     problems = []

@@ -37,7 +37,7 @@ from reports import charts
 from reports.attachment import annotate
 from reports.model import NONE_RECORDED, CitedEvent, ProvenanceReport
 from reports.provenance import attachment_name
-from reports.text import SECTIONS, code_text, delta, environment_rows, number, policy_text
+from reports.text import SECTIONS, code_text, delta, environment_rows, number, policy_text, short
 
 __all__ = ["INK", "MUTED", "RULE", "Story", "ascii_text"]
 
@@ -193,15 +193,6 @@ def facts(rows: Sequence[tuple[str, Any]], width: float, label: float = 38 * mm)
         [para(name, "cell_bold"), value if isinstance(value, Flowable | list) else para(value)] for name, value in rows
     ]
     return table(None, body, [label, width - label], label_column=True)
-
-
-def _hash(value: str | None, keep: int = 16) -> str:
-    """A hash shortened for a table cell; the full value is in the evidence."""
-    if not value:
-        return "-"
-    prefix = "sha256:" if value.startswith("sha256:") else ""
-    body = value.removeprefix(prefix)
-    return value if len(body) <= keep + 1 else f"{prefix}{body[:keep]}…"
 
 
 class _Paperclip(Flowable):  # type: ignore[misc]
@@ -1031,13 +1022,13 @@ def _cited_row(run: Sequence[CitedEvent]) -> list[Any]:
     first, last = run[0], run[-1]
     kind = first.type + (" [payload redacted]" if first.redacted else "")
     if len(run) == 1:
-        return [f"{first.seq}", _time(first.time), kind, first.actor, mono(_hash(first.hash, 12)), first.reason]
+        return [f"{first.seq}", _time(first.time), kind, first.actor, mono(short(first.hash, 12)), first.reason]
     return [
         f"{first.seq}–{last.seq}",
         f"{_time(first.time)} – {_time(last.time)}",
         f"{kind} × {len(run):,}",
         first.actor,
-        [mono(_hash(first.hash, 12)), mono(_hash(last.hash, 12))],
+        [mono(short(first.hash, 12)), mono(short(last.hash, 12))],
         first.reason,
     ]
 
@@ -1063,7 +1054,7 @@ def _inputs_cell(items: Sequence[str]) -> Any:
 
 
 def _hash_words(text: str) -> str:
-    return " ".join(_hash(word, 16) if word.startswith("sha256:") else word for word in text.split(" "))
+    return " ".join(short(word, 16) if word.startswith("sha256:") else word for word in text.split(" "))
 
 
 def _fit(picture: Any, width: float, height: float) -> Any:

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import ledger
-from ledger.bundle import EVENTS, NOTE, check_bundle, unzip_bundle
+from ledger.bundle import NOTE, BundleCheck, check_bundle, unzip_bundle
 from ledger.checkpoint import VerifierKey, origin_for
 from ledger.checkpoint import verifier_key as verifier_key_text
-from ledger.errors import IntegrityError, LedgerError, ProofError
+from ledger.errors import IntegrityError, ProofError
 from reports.attachment import extract
 
 __all__ = ["ReportCheck", "verify_report_pdf"]
@@ -36,24 +35,51 @@ __all__ = ["ReportCheck", "verify_report_pdf"]
 
 @dataclass(frozen=True, slots=True)
 class ReportCheck:
-    """What a verified report shows: its ``events`` cited events about
-    ``model`` version ``version`` are in ``origin``'s tree of ``tree_size``
-    events, whose root ``root`` a checkpoint signed by the verifier key
-    commits to; with ``against_ledger``, they are in that ledger too, and it
-    (``ledger_size`` events then) extends the checkpoint."""
+    """What a verified report shows: its embedded ``evidence`` checked
+    (``ledger.bundle.BundleCheck``: the cited events about ``model`` version
+    ``version`` are in ``origin``'s tree of ``tree_size`` events, whose root
+    ``root`` a checkpoint signed by the verifier key commits to), the
+    evidence's and the PDF's SHA-256; with ``against_ledger``, the events
+    are in that ledger too, and it (``ledger_size`` events then) extends the
+    checkpoint."""
 
-    model: str
-    version: int
-    origin: str
-    tree_size: int
-    root: str
-    events: int
-    redacted: tuple[int, ...]
+    evidence: BundleCheck
     evidence_sha256: str
     pdf_sha256: str
-    bundled_key_matches: bool
     against_ledger: bool = False
     ledger_size: int | None = None
+
+    @property
+    def model(self) -> str:
+        return self.evidence.model
+
+    @property
+    def version(self) -> int:
+        return self.evidence.version
+
+    @property
+    def origin(self) -> str:
+        return self.evidence.origin
+
+    @property
+    def tree_size(self) -> int:
+        return self.evidence.tree_size
+
+    @property
+    def root(self) -> str:
+        return self.evidence.root
+
+    @property
+    def events(self) -> int:
+        return self.evidence.events
+
+    @property
+    def redacted(self) -> tuple[int, ...]:
+        return self.evidence.redacted
+
+    @property
+    def bundled_key_matches(self) -> bool:
+        return self.evidence.bundled_key_matches
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,32 +124,23 @@ def verify_report_pdf(
             f"report: it states checkpoint {embedded.tree_size} (root {embedded.root[:16]}…), its evidence is "
             f"proven against checkpoint {checked.tree_size} (root {checked.root[:16]}…)"
         )
-    result = ReportCheck(
-        model=checked.model,
-        version=checked.version,
-        origin=checked.origin,
-        tree_size=checked.tree_size,
-        root=checked.root,
-        events=checked.events,
-        redacted=checked.redacted,
-        evidence_sha256=actual,
-        pdf_sha256=hashlib.sha256(pdf_bytes).hexdigest(),
-        bundled_key_matches=checked.bundled_key_matches,
-    )
+    result = ReportCheck(checked, actual, hashlib.sha256(pdf_bytes).hexdigest())
     if ledger is None:
         return result
-    size = _check_against(ledger, files, checked.origin, verifier_key)
+    size = _check_against(ledger, files, checked, verifier_key)
     return dataclasses.replace(result, against_ledger=True, ledger_size=size)
 
 
-def _check_against(lg: ledger.Ledger, files: Mapping[str, bytes], origin: str, verifier_key: str | VerifierKey) -> int:
+def _check_against(
+    lg: ledger.Ledger, files: Mapping[str, bytes], checked: BundleCheck, verifier_key: str | VerifierKey
+) -> int:
     """That ``lg`` is the bundle's ledger, holds each cited event with the
     same hash, and extends the bundle's checkpoint; returns its size."""
     own = origin_for(lg.ledger_id)
-    if origin != own:
-        raise IntegrityError(f"report: its evidence is from the ledger {origin}, this ledger is {own}")
+    if checked.origin != own:
+        raise IntegrityError(f"report: its evidence is from the ledger {checked.origin}, this ledger is {own}")
     size = lg.size()
-    cited = {event["seq"]: event["hash"] for event in _events(files[EVENTS])}
+    cited = checked.hashes
     problems = [f"event {seq} is not in this ledger (it has {size} events)" for seq in sorted(cited) if seq >= size]
     present = sorted(seq for seq in cited if seq < size)
     if present:
@@ -146,10 +163,3 @@ def _check_against(lg: ledger.Ledger, files: Mapping[str, bytes], origin: str, v
     if failed or not findings:
         raise IntegrityError(f"report against the ledger: {failed[0] if failed else 'the checkpoint was not checked'}")
     return size
-
-
-def _events(data: bytes) -> list[dict[str, Any]]:
-    try:
-        return [json.loads(line) for line in data.decode("utf-8").splitlines() if line]
-    except (UnicodeDecodeError, ValueError) as e:  # check_bundle read them already; this cannot happen
-        raise LedgerError(f"report: events.jsonl is unreadable: {e}") from e
